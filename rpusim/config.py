@@ -1,0 +1,104 @@
+"""Typed, validated configuration base shared by every part of rpusim.
+
+Every config in the package (devices, periphery, update, experiments) derives from
+:class:`Config`, a pydantic model that
+
+* rejects unknown keys (a typo is an error, never silently ignored),
+* validates every value on construction and on assignment, and
+* raises :class:`ConfigError` whose message names the key path, the value given and
+  the allowed range, e.g. ``device.dw_min = -0.001: must be > 0``.
+
+Configs round-trip through YAML with :func:`to_yaml` / :func:`from_yaml`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import annotated_types as at
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+T = TypeVar("T", bound="Config")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names key path, value and allowed range."""
+
+
+def _constraint_text(cls: type[BaseModel] | None, loc: tuple) -> str:
+    """Describe the numeric constraints of the field at ``loc`` (e.g. 'allowed: > 0, <= 16')."""
+    field = None
+    for part in loc:
+        if cls is None or not isinstance(part, str) or part not in getattr(cls, "model_fields", {}):
+            return ""
+        field = cls.model_fields[part]
+        ann = field.annotation
+        cls = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    if field is None:
+        return ""
+    parts = []
+    for m in field.metadata:
+        for attr, sym in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            if isinstance(m, getattr(at, attr.capitalize())):
+                parts.append(f"{sym} {getattr(m, attr)}")
+    return f" (allowed: {', '.join(parts)})" if parts else ""
+
+
+def format_validation_error(err: ValidationError, model: type[BaseModel] | None = None,
+                            prefix: str = "") -> ConfigError:
+    """Turn a pydantic error into one readable ConfigError naming each bad key path."""
+    lines = []
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        path = ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc) or "<root>"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; allowed keys are the model's fields)"
+        value = e.get("input")
+        shown = "" if e["type"] in ("missing", "extra_forbidden") or isinstance(value, dict) else f" = {value!r}"
+        lines.append(f"{path}{shown}: {msg}{_constraint_text(model, loc)}")
+    return ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+
+
+class Config(BaseModel):
+    """Base of every rpusim config: strict keys, validated values, readable errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise format_validation_error(err, type(self)) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as err:
+            raise format_validation_error(err, type(self)) from None
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict, prefix: str = "") -> T:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            raise format_validation_error(err, cls, prefix) from None
+        except ConfigError as err:  # raised by a nested Config's own __init__
+            raise ConfigError(str(err).replace("\n  ", f"\n  {prefix}." if prefix else "\n  ")) from None
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json", serialize_as_any=True)
+
+    def to_yaml(self, path: str | Path | None = None) -> str:
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    @classmethod
+    def from_yaml(cls: type[T], path: str | Path) -> T:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level of the YAML file")
+        return cls.from_dict(data)
