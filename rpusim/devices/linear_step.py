@@ -1,0 +1,98 @@
+"""Devices whose step size is linear in the weight: ConstantStep, SoftBounds, LinearStep.
+
+Step-size law (aihwkit's LinearStep; SoftBounds is γ = 1, ConstantStep is γ = 0):
+
+    s_up(w)   = Δw_ij^up·(1 − γ_up·w / w_max_ij)
+    s_down(w) = Δw_ij^down·(1 − γ_down·w / w_min_ij)
+
+so the step shrinks linearly towards the bound it approaches (for γ = 1 it reaches zero
+there). Without cycle-to-cycle noise one pulse is the affine map w ↦ r·w + c with
+r_up = 1 − Δw^up·γ_up/w_max, c_up = Δw^up (down: r = 1 + Δw^down·γ_down/w_min, c = −Δw^down),
+so n pulses have the closed form w_n = w* + (w₀ − w*)·rⁿ with w* = c/(1 − r) (w₀ + n·c when
+r = 1). ``apply_pulses`` uses it: k = min(n_up, n_down) up/down pairs (the composed
+affine map to the k-th power), then the |n_up − n_down| remaining pulses of one sign,
+then Gaussian cycle-to-cycle noise of variance σ_c2c²·(n_up·s_up(w₀)² + n_down·s_down(w₀)²),
+then the bounds. For pulses of one sign this equals the pulse-by-pulse reference in mean
+exactly and in variance to first order in Δw/w_max; for ConstantStep it is exact away
+from the bounds.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import Tensor
+
+from .base import register_device
+from .bounded import BoundedStepDevice
+
+
+def affine_power(w: Tensor, r: Tensor, c: Tensor, n: Tensor) -> Tensor:
+    """Apply the affine map w ↦ r·w + c n times (elementwise, n ≥ 0)."""
+    flat = (1 - r).abs() < 1e-12
+    safe = torch.where(flat, torch.ones_like(r), 1 - r)
+    fixed = c / safe
+    iterated = fixed + (w - fixed) * r.pow(n)
+    return torch.where(flat, w + n * c, iterated)
+
+
+class _LinearFamily(BoundedStepDevice):
+    def gammas(self) -> tuple[float, float]:
+        raise NotImplementedError
+
+    def step_size(self, w, up, p):
+        g_up, g_down = self.gammas()
+        s_up = p["dw_up"] * (1 - g_up * w / p["w_max"])
+        s_down = p["dw_down"] * (1 - g_down * w / p["w_min"])
+        return torch.where(up, s_up, s_down)
+
+    def apply_pulses(self, w, n_up, n_down, p, gen, slots=None):
+        g_up, g_down = self.gammas()
+        n_up, n_down = n_up.to(w.dtype), n_down.to(w.dtype)
+        c_up, c_dn = p["dw_up"], -p["dw_down"]
+        r_up = 1 - c_up * g_up / p["w_max"] if g_up else torch.ones_like(c_up)
+        r_dn = 1 - c_dn * g_down / p["w_min"] if g_down else torch.ones_like(c_dn)
+        pairs = torch.minimum(n_up, n_down)
+        w_new = affine_power(w, r_dn * r_up, r_dn * c_up + c_dn, pairs)
+        extra_up, extra_down = n_up - pairs, n_down - pairs
+        w_new = torch.where(extra_up > 0, affine_power(w_new, r_up, c_up, extra_up), w_new)
+        w_new = torch.where(extra_down > 0, affine_power(w_new, r_dn, c_dn, extra_down), w_new)
+        if self.dw_min_std:
+            s_up = (p["dw_up"] * (1 - g_up * w / p["w_max"])).clamp_min(0)
+            s_dn = (p["dw_down"] * (1 - g_down * w / p["w_min"])).clamp_min(0)
+            var = n_up * s_up**2 + n_down * s_dn**2
+            w_new = w_new + self.dw_min_std * var.sqrt() * torch.randn(w.shape, generator=gen, device=w.device)
+        return self.clip(w_new, p)
+
+
+@register_device
+class ConstantStepDevice(_LinearFamily):
+    """The papers' RPU baseline: constant step ±Δw_ij, hard bounds (Gokmen & Vlasov 2016)."""
+
+    type: Literal["constant_step"] = "constant_step"
+
+    def gammas(self):
+        return 0.0, 0.0
+
+
+@register_device
+class SoftBoundsDevice(_LinearFamily):
+    """Step shrinks linearly to zero at the bound it approaches: s_up = Δw·(1 − w/w_max)."""
+
+    type: Literal["soft_bounds"] = "soft_bounds"
+
+    def gammas(self):
+        return 1.0, 1.0
+
+
+@register_device
+class LinearStepDevice(_LinearFamily):
+    """Step linear in w with slopes γ_up, γ_down (aihwkit's LinearStep; γ = 1 is SoftBounds)."""
+
+    type: Literal["linear_step"] = "linear_step"
+    gamma_up: float = Field(0.5, ge=0, le=1, description="slope of the up-step towards w_max (0: constant, 1: soft bound)")
+    gamma_down: float = Field(0.5, ge=0, le=1, description="slope of the down-step towards w_min")
+
+    def gammas(self):
+        return self.gamma_up, self.gamma_down

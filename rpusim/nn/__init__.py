@@ -1,0 +1,8 @@
+"""PyTorch modules on analog arrays."""
+from .base import AnalogLayerBase
+from .conversion import CONVERTERS, convert_to_analog, register_converter
+from .linear import AnalogLinear
+from .sequential import AnalogSequential, analog_arrays, layer_stats
+
+__all__ = ["AnalogLayerBase", "AnalogLinear", "AnalogSequential", "convert_to_analog",
+           "register_converter", "CONVERTERS", "analog_arrays", "layer_stats"]

@@ -1,0 +1,51 @@
+"""Shared machinery of analog layers: the array, its context parameter and weight access."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..tile import AnalogArray, RPUConfig
+from .function import AnalogContext, analog_matmul
+
+
+class AnalogLayerBase(nn.Module):
+    """A layer whose weights (and optionally bias) live on an :class:`AnalogArray`.
+
+    Subclasses call :meth:`_init_analog` with the logical matrix size (out × in, without the
+    bias column) and use :meth:`analog_forward` on row vectors.
+    """
+
+    def _init_analog(self, out_size: int, in_size: int, bias: bool, rpu_config: RPUConfig | None):
+        self.rpu_config = rpu_config if rpu_config is not None else RPUConfig()
+        self.analog_bias = bias and not self.rpu_config.mapping.digital_bias
+        self.array = AnalogArray(out_size, in_size + int(self.analog_bias), self.rpu_config)
+        self.analog_ctx = AnalogContext(self.array)
+        if bias and not self.analog_bias:
+            self.bias = nn.Parameter(torch.zeros(out_size))
+        else:
+            self.register_parameter("bias", None)
+
+    def analog_forward(self, x: Tensor) -> Tensor:
+        """W·x (+ b) for a batch of row vectors x (B × in)."""
+        if self.analog_bias:
+            x = torch.cat([x, torch.ones(x.shape[0], 1, device=x.device, dtype=x.dtype)], dim=1)
+        y = analog_matmul(self.analog_ctx, x, self.array)
+        return y if self.bias is None else y + self.bias
+
+    def get_weights(self) -> tuple[Tensor, Tensor | None]:
+        """(weight, bias) as the arrays hold them (weight as a matrix out × in)."""
+        w = self.array.get_weights()
+        if self.analog_bias:
+            return w[:, :-1].clone(), w[:, -1].clone()
+        return w.clone(), None if self.bias is None else self.bias.detach().clone()
+
+    @torch.no_grad()
+    def set_weights(self, weight: Tensor, bias: Tensor | None = None) -> None:
+        """Program the arrays (values beyond the device bounds are clipped)."""
+        weight = weight.reshape(self.array.out_size, -1)
+        if self.analog_bias:
+            b = bias if bias is not None else torch.zeros(weight.shape[0])
+            weight = torch.cat([weight, b.reshape(-1, 1).to(weight)], dim=1)
+        elif bias is not None and self.bias is not None:
+            self.bias.copy_(bias)
+        self.array.set_weights(weight)

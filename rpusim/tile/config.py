@@ -1,0 +1,97 @@
+"""Configuration of one analog array and its periphery (the papers' "RPU baseline" by default).
+
+Defaults follow the RPU baseline of Gokmen & Vlasov 2016 / Gokmen, Onen, Haensch 2017 as
+encoded in aihwkit (see ``shared/papers.md`` §1): constant-step device, 7-bit DAC over
+|x| ≤ 1, output noise σ = 0.06, 9-bit ADC over |y| ≤ 12, noise management (abs-max) in
+both directions, bound management in the forward pass only, BL = 10 pulses.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SerializeAsAny, field_validator
+
+from ..config import Config
+from ..devices import ConstantStepDevice, IdealDevice, PulsedDevice, device_from_dict
+
+NoiseManagement = Literal["none", "abs_max", "constant", "average_abs_max"]
+BoundManagement = Literal["none", "iterative"]
+
+
+class IOConfig(Config):
+    """Periphery of one direction (forward y = Wx or backward z = Wᵀδ).
+
+    Order of operations: x/s (noise & bound management) → DAC quantise (step
+    2·inp_bound/(2^inp_bits − 2), 2^inp_bits − 1 levels) → clip to ±inp_bound → input noise →
+    MVM with weight read noise → output noise → ADC quantise (step 2·out_bound/(2^out_bits − 2))
+    → clip to ±out_bound (saturation triggers bound management) → ·s.
+    """
+
+    is_perfect: bool = Field(False, description="bypass the whole periphery: exact floating-point MVM")
+    inp_bound: float = Field(1.0, gt=0, description="input range |x| ≤ inp_bound after management")
+    inp_bits: int = Field(7, ge=0, le=24, description="DAC resolution in bits (0: no quantisation)")
+    inp_sto_round: bool = Field(False, description="stochastic rounding in the DAC: r·floor(v/r + u)")
+    inp_noise: float = Field(0.0, ge=0, description="Gaussian noise σ added to each input (input units)")
+    w_noise: float = Field(0.0, ge=0, description="Gaussian weight read noise σ per MVM (weight units)")
+    out_noise: float = Field(0.06, ge=0, description="Gaussian output noise σ (output of a unit input on a unit weight)")
+    out_bound: float = Field(12.0, gt=0, description="output range |y| ≤ out_bound (ADC full scale)")
+    out_bits: int = Field(9, ge=0, le=24, description="ADC resolution in bits (0: no quantisation)")
+    out_sto_round: bool = Field(False, description="stochastic rounding in the ADC")
+    noise_management: NoiseManagement = Field("abs_max", description="input scaling before the array")
+    nm_constant: float = Field(1.0, gt=0, description="scale used by noise_management='constant'")
+    nm_decay: float = Field(0.99, gt=0, lt=1, description="running-average decay for 'average_abs_max'")
+    bound_management: BoundManagement = Field("iterative", description="halve the input and repeat while outputs saturate")
+    bm_max_iter: int = Field(10, ge=1, le=40, description="most repetitions of bound management")
+
+    @classmethod
+    def perfect(cls) -> "IOConfig":
+        return cls(is_perfect=True)
+
+
+def _backward_default() -> IOConfig:
+    return IOConfig(bound_management="none")
+
+
+class UpdateConfig(Config):
+    """Stochastic pulsed update: W += −η·δxᵀ as coincidences of pulse trains of length BL.
+
+    Column i fires in each of BL slots with probability Cx·|xᵢ|, row j with Cd·|δⱼ|
+    (clipped to 1); a coincidence moves the device one step in direction −sign(xᵢδⱼ).
+    Cx = Cd = sqrt(η/(BL·Δw_min)) so that E[ΔW] = −η·δxᵀ (Gokmen & Vlasov 2016).
+    """
+
+    bl: int = Field(10, ge=1, le=100000, description="pulse-train length BL (time slots per update)")
+    update_management: bool = Field(False, description="Cx = C·m, Cd = C/m with m = sqrt(max|δ|/max|x|)")
+    bl_management: bool = Field(False, description="per update use BL' = clip(ceil(η·max|x|·max|δ|/Δw_min), 1, BL)")
+    mode: Literal["fast", "exact"] = Field(
+        "fast", description="fast: coincidence counts of the whole batch by GEMM, one device response; "
+        "exact: each sample and each time slot applied in turn, pulse by pulse")
+
+
+class MappingConfig(Config):
+    """How a layer is mapped onto arrays."""
+
+    max_input_size: int = Field(0, ge=0, description="largest array input size (columns); 0: no split")
+    max_output_size: int = Field(0, ge=0, description="largest array output size (rows); 0: no split")
+    digital_bias: bool = Field(False, description="bias in floating point instead of an extra array column")
+
+
+class RPUConfig(Config):
+    """Everything about the analog arrays of one layer: device, periphery, update, mapping."""
+
+    device: SerializeAsAny[PulsedDevice] = Field(default_factory=ConstantStepDevice)
+    devices_per_weight: int = Field(1, ge=1, le=64, description="devices per weight (same pulses, read as mean)")
+    forward: IOConfig = Field(default_factory=IOConfig)
+    backward: IOConfig = Field(default_factory=_backward_default)
+    update: UpdateConfig = Field(default_factory=UpdateConfig)
+    mapping: MappingConfig = Field(default_factory=MappingConfig)
+
+    @field_validator("device", mode="before")
+    @classmethod
+    def _device(cls, v):
+        return device_from_dict(v)
+
+    @classmethod
+    def ideal(cls) -> "RPUConfig":
+        """Ideal device and perfect periphery: trains exactly like floating point."""
+        return cls(device=IdealDevice(), forward=IOConfig.perfect(), backward=IOConfig.perfect())

@@ -1,0 +1,147 @@
+"""One analog array with its periphery, in the three cycles of RPU training.
+
+* forward  y = W·x   through the forward periphery (:func:`analog_mvm`)
+* backward z = Wᵀ·δ  through the backward periphery
+* update   W += −η·Σ δxᵀ as stochastic pulse coincidences (:mod:`.pulsed_update`)
+
+The device state is a tensor of shape (n_devices, out, in): with ``devices_per_weight``
+> 1 every weight is several devices that receive the same pulses, each with its own
+device-to-device and cycle-to-cycle randomness, and the weight read is their mean
+(device-variability reduction, Gokmen, Onen, Haensch 2017). Per-device parameters are
+drawn once from the tile's own generator, whose state is part of the state dict so that
+a resumed run continues bit-exactly.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .config import RPUConfig
+from .periphery import analog_mvm
+from .pulsed_update import coincidence_counts, exact_update, plan_pulses
+
+STAT_KEYS = ("mvms", "saturated", "saturated_final")
+
+
+class AnalogTile(nn.Module):
+    """An ``out_size × in_size`` array of devices with forward/backward periphery and pulsed update."""
+
+    def __init__(self, out_size: int, in_size: int, rpu_config: RPUConfig, seed: int):
+        super().__init__()
+        self.out_size, self.in_size = out_size, in_size
+        self.rpu_config = rpu_config
+        self.device_model = rpu_config.device
+        self.seed = int(seed)
+        self.generator = torch.Generator().manual_seed(self.seed)
+        shape = (rpu_config.devices_per_weight, out_size, in_size)
+        self.register_buffer("state", torch.zeros(shape))
+        self._param_names = []
+        for name, value in self.device_model.sample_params(shape, self.generator).items():
+            self.register_buffer(f"dev_{name}", value)
+            self._param_names.append(name)
+        self.register_buffer("nm_running_fwd", torch.ones(1, 1))
+        self.register_buffer("nm_running_bwd", torch.ones(1, 1))
+        self._weight_cache: Tensor | None = None
+        self.reset_stats()
+
+    # --- state ----------------------------------------------------------------------------
+    @property
+    def params(self) -> dict[str, Tensor]:
+        return {n: getattr(self, f"dev_{n}") for n in self._param_names}
+
+    def _gen(self) -> torch.Generator:
+        if self.generator.device != self.state.device:
+            self.generator = torch.Generator(device=self.state.device).manual_seed(self.seed)
+        return self.generator
+
+    def get_extra_state(self):
+        return {"generator": self.generator.get_state(), "stats": dict(self.stats)}
+
+    def set_extra_state(self, extra):
+        self.generator.set_state(extra["generator"])
+        self.stats = dict(extra["stats"])
+        self._weight_cache = None
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._weight_cache = None
+
+    def reset_stats(self) -> None:
+        self.stats = {"fwd_" + k: 0 for k in STAT_KEYS} | {"bwd_" + k: 0 for k in STAT_KEYS} | {
+            "pulse_probs": 0, "pulse_probs_clipped": 0, "updates": 0}
+
+    def get_weights(self) -> Tensor:
+        """The weight matrix the array computes with (mean over the devices of each weight)."""
+        if self._weight_cache is None:
+            self._weight_cache = self.device_model.read(self.state, self.params).mean(dim=0)
+        return self._weight_cache
+
+    @torch.no_grad()
+    def set_weights(self, w: Tensor) -> None:
+        """Program every device of each weight to ``w``, clipped to what the devices can hold."""
+        w = w.to(self.state.device, self.state.dtype).expand_as(self.state)
+        self.state.copy_(self.device_model.clip(w, self.params))
+        self._weight_cache = None
+
+    # --- the three cycles -------------------------------------------------------------------
+    @torch.no_grad()
+    def forward(self, x: Tensor) -> Tensor:
+        running = self._running(x, self.rpu_config.forward, self.nm_running_fwd)
+        sub = {}
+        y = analog_mvm(x, self.get_weights(), self.rpu_config.forward, self._gen(), False, sub, running)
+        self._add_stats("fwd_", sub)
+        return y
+
+    @torch.no_grad()
+    def backward(self, d: Tensor) -> Tensor:
+        running = self._running(d, self.rpu_config.backward, self.nm_running_bwd)
+        sub = {}
+        z = analog_mvm(d, self.get_weights(), self.rpu_config.backward, self._gen(), True, sub, running)
+        self._add_stats("bwd_", sub)
+        return z
+
+    @torch.no_grad()
+    def update(self, x: Tensor, d: Tensor, lr: float) -> None:
+        """Apply W += −lr·dᵀx (x: B × in, d: B × out) as the device can."""
+        self.stats["updates"] += x.shape[0]
+        if self.device_model.is_ideal:
+            self.state.sub_(lr * (d.T @ x))
+            self._weight_cache = None
+            return
+        cfg = self.rpu_config.update
+        plan = plan_pulses(x, d, lr, self.device_model.nominal_dw_min, cfg)
+        self.stats["pulse_probs"] += plan.total
+        self.stats["pulse_probs_clipped"] += plan.clipped
+        gen = self._gen()
+        if cfg.mode == "exact":
+            self.state.copy_(exact_update(self.state, plan, self.device_model, self.params, gen))
+        else:
+            rows, cols, n_up, n_down = coincidence_counts(plan, gen)
+            if rows.numel() and cols.numel():
+                self._apply_counts(rows, cols, n_up, n_down, plan.bl, gen)
+        self._weight_cache = None
+
+    def _apply_counts(self, rows, cols, n_up, n_down, bl, gen) -> None:
+        full = rows.numel() == self.out_size and cols.numel() == self.in_size
+        if full:
+            self.state.copy_(self.device_model.apply_pulses(self.state, n_up, n_down, self.params, gen, bl))
+            return
+        r, c = rows[:, None], cols[None, :]
+        sub_p = {k: v[:, r, c] for k, v in self.params.items()}
+        self.state[:, r, c] = self.device_model.apply_pulses(self.state[:, r, c], n_up, n_down, sub_p, gen, bl)
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _running(self, x, io, buf):
+        if io.noise_management != "average_abs_max":
+            return None
+        if self.training:
+            buf.mul_(io.nm_decay).add_((1 - io.nm_decay) * x.abs().amax(dim=1).mean())
+        return buf
+
+    def _add_stats(self, prefix, sub):
+        for k, v in sub.items():
+            self.stats[prefix + k] += v
+
+    def extra_repr(self) -> str:
+        return f"out={self.out_size}, in={self.in_size}, device={self.device_model.type}, " \
+               f"devices_per_weight={self.rpu_config.devices_per_weight}"
