@@ -86,14 +86,13 @@ def download_file(spec: DatasetSpec, fspec: FileSpec, dest_dir: Path, *,
             verify_file(final, fspec)  # records the verification for later loads (cheap: cached)
             return final
         except (urllib.error.URLError, OSError, ValueError) as e:  # HTTPError is a URLError
-            reason = getattr(e, "reason", None) or e
-            failures.append(f"  {url}: {type(e).__name__}: {reason}")
+            failures.append(f"  {url}: {e if isinstance(e, urllib.error.URLError) else repr(e)}")
         finally:
             tmp.unlink(missing_ok=True)  # no-op after a successful os.replace
     raise DownloadError(
         f"{spec.name}: could not download {fspec.filename} (expected md5 {fspec.md5}); tried:\n"
         + "\n".join(failures)
-        + f"\nNothing was written to {dest_dir}. If you are offline, copy the file there by hand or "
+        + f"\nNo partial file was left in {dest_dir}. If you are offline, copy the file there by hand or "
           f"set RPUSIM_DATA to a folder holding {spec.name}/{fspec.filename}.")
 
 
