@@ -50,6 +50,8 @@ class _LinearFamily(BoundedStepDevice):
     def apply_pulses(self, w, n_up, n_down, p, gen, slots=None):
         g_up, g_down = self.gammas()
         n_up, n_down = n_up.to(w.dtype), n_down.to(w.dtype)
+        if not g_up and not g_down:
+            return self._constant_steps(w, n_up, n_down, p, gen)
         c_up, c_dn = p["dw_up"], -p["dw_down"]
         r_up = 1 - c_up * g_up / p["w_max"] if g_up else torch.ones_like(c_up)
         r_dn = 1 - c_dn * g_down / p["w_min"] if g_down else torch.ones_like(c_dn)
@@ -63,6 +65,16 @@ class _LinearFamily(BoundedStepDevice):
             s_dn = (p["dw_down"] * (1 - g_down * w / p["w_min"])).clamp_min(0)
             var = n_up * s_up**2 + n_down * s_dn**2
             w_new = w_new + self.dw_min_std * var.sqrt() * torch.randn(w.shape, generator=gen, device=w.device)
+        return self.clip(w_new, p)
+
+
+    def _constant_steps(self, w, n_up, n_down, p, gen):
+        """γ = 0: w + n_up·Δw_up − n_down·Δw_down + σ_c2c·sqrt(n_up·Δw_up² + n_down·Δw_down²)·ξ."""
+        up, down = n_up * p["dw_up"], n_down * p["dw_down"]
+        w_new = w + up - down
+        if self.dw_min_std:
+            std = (up * p["dw_up"] + down * p["dw_down"]).sqrt_().mul_(self.dw_min_std)
+            w_new += std * torch.randn(w.shape, generator=gen, device=w.device)
         return self.clip(w_new, p)
 
 

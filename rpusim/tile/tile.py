@@ -35,10 +35,10 @@ class AnalogTile(nn.Module):
         self.generator = torch.Generator().manual_seed(self.seed)
         shape = (rpu_config.devices_per_weight, out_size, in_size)
         self.register_buffer("state", torch.zeros(shape))
-        self._param_names = []
-        for name, value in self.device_model.sample_params(shape, self.generator).items():
-            self.register_buffer(f"dev_{name}", value)
-            self._param_names.append(name)
+        params = self.device_model.sample_params(shape, self.generator)
+        self._param_names = list(params)
+        # per-device parameters stacked in one buffer (P × n_devices × out × in): one gather per update
+        self.register_buffer("dev_params", torch.stack(list(params.values())) if params else torch.zeros(0, *shape))
         self.register_buffer("nm_running_fwd", torch.ones(1, 1))
         self.register_buffer("nm_running_bwd", torch.ones(1, 1))
         self._weight_cache: Tensor | None = None
@@ -47,7 +47,7 @@ class AnalogTile(nn.Module):
     # --- state ----------------------------------------------------------------------------
     @property
     def params(self) -> dict[str, Tensor]:
-        return {n: getattr(self, f"dev_{n}") for n in self._param_names}
+        return dict(zip(self._param_names, self.dev_params.unbind(0)))
 
     def _gen(self) -> torch.Generator:
         if self.generator.device != self.state.device:
@@ -73,7 +73,8 @@ class AnalogTile(nn.Module):
     def get_weights(self) -> Tensor:
         """The weight matrix the array computes with (mean over the devices of each weight)."""
         if self._weight_cache is None:
-            self._weight_cache = self.device_model.read(self.state, self.params).mean(dim=0)
+            w = self.device_model.read(self.state, self.params)
+            self._weight_cache = w[0] if w.shape[0] == 1 else w.mean(dim=0)
         return self._weight_cache
 
     @torch.no_grad()
@@ -127,7 +128,7 @@ class AnalogTile(nn.Module):
             self.state.copy_(self.device_model.apply_pulses(self.state, n_up, n_down, self.params, gen, bl))
             return
         r, c = rows[:, None], cols[None, :]
-        sub_p = {k: v[:, r, c] for k, v in self.params.items()}
+        sub_p = dict(zip(self._param_names, self.dev_params[:, :, r, c].unbind(0)))
         self.state[:, r, c] = self.device_model.apply_pulses(self.state[:, r, c], n_up, n_down, sub_p, gen, bl)
 
     # --- helpers ----------------------------------------------------------------------------

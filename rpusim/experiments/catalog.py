@@ -1,0 +1,2 @@
+"""Imports every experiment module so that each registers itself."""
+from . import fc_mnist  # noqa: F401

@@ -1,0 +1,57 @@
+"""Gokmen & Vlasov 2016: the fully connected 784-256-128-10 network on RPU arrays.
+
+Sigmoid hidden units, softmax output, lr 0.01, mini-batch 1, BL 10, the RPU baseline
+device and periphery (``shared/papers.md`` §1). Variants: floating point; the full RPU
+baseline; an ideal device behind the baseline periphery; and a clean constant-step
+device (stochastic pulses and bounds only, perfect periphery) with each non-ideality of
+the baseline added alone.
+"""
+from __future__ import annotations
+
+from .registry import Experiment, register
+
+CLEAN_DEVICE = {"type": "constant_step", "dw_min_dtod": 0.0, "dw_min_std": 0.0, "w_max_dtod": 0.0,
+                "w_min_dtod": 0.0, "up_down_dtod": 0.0}
+PERFECT_IO = {"forward": {"is_perfect": True}, "backward": {"is_perfect": True}}
+BASELINE = {"type": "constant_step"}  # the defaults are the papers' baseline
+
+
+def _clean_plus(**device) -> dict:
+    return {"rpu": {"device": {**CLEAN_DEVICE, **device}, **PERFECT_IO}}
+
+
+VARIANTS = {
+    "fp": {"model": {"analog": False}},
+    "rpu-baseline": {},
+    "ideal-device": {"rpu": {"device": {"type": "ideal"}}},
+    "pulses-only": _clean_plus(),
+    "only-d2d": _clean_plus(dw_min_dtod=0.3, w_max_dtod=0.3, w_min_dtod=0.3),
+    "only-c2c": _clean_plus(dw_min_std=0.3),
+    "only-asymmetry": _clean_plus(up_down_dtod=0.01),
+    "only-periphery": {"rpu": {"device": CLEAN_DEVICE}},
+}
+
+PRESETS = {
+    "quick": {"train": {"epochs": 1}, "data": {"train_limit": 1000, "test_limit": 500}},
+    "short": {"train": {"epochs": 3}, "data": {"train_limit": 10000}},
+    "full": {"train": {"epochs": 30}},
+}
+
+CLAIMS = {
+    "fp": "≈2% test error after 30 epochs [unverified figure, papers.md §1]",
+    "rpu-baseline": "≈0.3% error penalty over floating point for the specified RPU [unverified]",
+}
+
+
+def _base(dataset: str, name: str) -> dict:
+    return {"experiment": name, "data": {"dataset": dataset},
+            "model": {"kind": "fc", "hidden": [256, 128], "activation": "sigmoid"},
+            "train": {"epochs": 30, "batch_size": 1, "lr": 0.01}}
+
+
+for _name, _dataset, _what in (("fc-mnist", "mnist", "MNIST"), ("fc-fashion", "fashion-mnist", "Fashion-MNIST")):
+    register(Experiment(
+        name=_name,
+        description=f"784-256-128-10 sigmoid MLP on {_what}: floating point vs RPU baseline and each non-ideality alone",
+        base=_base(_dataset, _name), variants=VARIANTS, presets=PRESETS, claims=CLAIMS,
+        paper="Gokmen & Vlasov 2016, Front. Neurosci. 10:333"))

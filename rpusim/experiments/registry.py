@@ -1,0 +1,51 @@
+"""Experiments: a paper figure or table as a base run config plus named variants.
+
+An :class:`Experiment` is what ``rpusim list`` shows and ``rpusim run NAME`` executes:
+each variant is a set of overrides of the base config and becomes one run directory;
+presets (``quick`` for smoke runs, ``full`` for the paper's setting) are overrides
+applied to every variant. ``claims`` holds what the paper says, shown beside the
+measured figure in reports.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EXPERIMENTS: dict[str, "Experiment"] = {}
+
+
+@dataclass
+class Experiment:
+    name: str
+    description: str
+    base: dict
+    variants: dict[str, dict]
+    presets: dict[str, dict] = field(default_factory=dict)
+    claims: dict[str, str] = field(default_factory=dict)
+    paper: str = ""
+    default_variants: list[str] | None = None
+
+    def variant_names(self, chosen: list[str] | None = None) -> list[str]:
+        from ..config import ConfigError
+        names = chosen or self.default_variants or list(self.variants)
+        unknown = [n for n in names if n not in self.variants]
+        if unknown:
+            raise ConfigError(f"variants {unknown}: unknown for {self.name} (allowed: {', '.join(self.variants)})")
+        return names
+
+
+def register(exp: Experiment) -> Experiment:
+    EXPERIMENTS[exp.name] = exp
+    return exp
+
+
+def get_experiment(name: str) -> Experiment:
+    from ..config import ConfigError
+    from . import catalog  # noqa: F401  (registers every experiment)
+    if name not in EXPERIMENTS:
+        raise ConfigError(f"experiment {name!r}: unknown (allowed: {', '.join(sorted(EXPERIMENTS))})")
+    return EXPERIMENTS[name]
+
+
+def all_experiments() -> dict[str, Experiment]:
+    from . import catalog  # noqa: F401
+    return dict(sorted(EXPERIMENTS.items()))

@@ -1,0 +1,144 @@
+"""Train one run: the loop, per-epoch metrics, atomic checkpoints and bit-exact resume.
+
+A run directory holds
+
+* ``config.yaml``  — the fully resolved :class:`RunConfig` plus package version and seed,
+* ``metrics.csv``  — one row per epoch (epoch 0 is the untrained model): train loss,
+  the task's test metrics, wall time, and per-layer diagnostics (fraction of saturated
+  outputs, clipped pulse probabilities),
+* ``summary.json`` — final and best figures,
+* ``checkpoint.pt`` — model, optimizer and random-number state after the last finished
+  epoch, replaced atomically. ``resume=True`` continues from it and ends with the same
+  metrics (time aside) as an uninterrupted run with the same seed.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from tqdm import tqdm
+
+from .. import __version__
+from ..io import atomic_torch_save, atomic_write_text
+from ..nn import layer_stats
+from ..optim import AnalogSGD
+from .config import RunConfig
+from .tasks import TASKS
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def save_config(cfg: RunConfig, out_dir: Path) -> None:
+    data = {"rpusim_version": __version__, **cfg.to_dict()}
+    atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(data, sort_keys=False))
+
+
+def load_run_config(path: Path) -> RunConfig:
+    data = yaml.safe_load(Path(path).read_text())
+    data.pop("rpusim_version", None)
+    return RunConfig.from_dict(data)
+
+
+def write_metrics(rows: list[dict], out_dir: Path) -> None:
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_text(out_dir / "metrics.csv", buf.getvalue())
+
+
+def _flat_stats(model) -> dict[str, float]:
+    out = {}
+    for layer, s in layer_stats(model, reset=True).items():
+        for k, v in s.items():
+            out[f"{layer}/{k}"] = round(v, 6)
+    return out
+
+
+def train_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False,
+              progress: bool | None = None, log=print) -> dict:
+    """Train ``cfg`` into ``out_dir``; returns the summary (also written to summary.json)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.task not in TASKS:
+        from ..config import ConfigError
+        raise ConfigError(f"task = {cfg.task!r}: unknown (allowed: {', '.join(sorted(TASKS))})")
+    task = TASKS[cfg.task](cfg)
+    torch.manual_seed(cfg.seed)
+    model = task.build_model()
+    digital = [p for p in model.parameters() if not hasattr(p, "analog_array")]
+    opt = AnalogSGD(model.parameters(), lr=cfg.train.lr)
+    ckpt_path = out_dir / "checkpoint.pt"
+    rows: list[dict] = []
+    start = 0
+    if resume and ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        rows, start = ckpt["metrics"], ckpt["epoch"]
+        log(f"[{cfg.variant}] resumed after epoch {start}")
+    else:
+        save_config(cfg, out_dir)
+        rows = [{"epoch": 0, "train_loss": float("nan"), **task.evaluate(model), "time_s": 0.0}]
+        _flat_stats(model)
+        write_metrics(rows, out_dir)
+    show = sys.stderr.isatty() if progress is None else progress
+    for epoch in range(start + 1, cfg.train.epochs + 1):
+        t0 = time.perf_counter()
+        total, count = 0.0, 0
+        bar = tqdm(total=task.n_steps(), disable=not show, desc=f"{cfg.variant} epoch {epoch}",
+                   unit="step", leave=False, mininterval=0.5)
+        for batch in task.batches(epoch):
+            opt.zero_grad()
+            loss = task.loss(model, batch)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                bar.close()
+                raise TrainingDiverged(
+                    f"[{cfg.variant}] loss is {loss_value} in epoch {epoch} after {count} steps; "
+                    f"the last good checkpoint (epoch {epoch - 1}) is kept in {out_dir}. "
+                    "Try a smaller train.lr or enable bound/noise management.")
+            loss.backward()
+            if cfg.train.grad_clip and digital:
+                torch.nn.utils.clip_grad_norm_(digital, cfg.train.grad_clip)
+            opt.step()
+            total += loss_value
+            count += 1
+            bar.update(1)
+        bar.close()
+        train_time = time.perf_counter() - t0
+        stats = _flat_stats(model)
+        metrics = task.evaluate(model)
+        _flat_stats(model)
+        row = {"epoch": epoch, "train_loss": total / max(count, 1), **metrics,
+               "time_s": round(train_time, 3), **stats}
+        rows.append(row)
+        write_metrics(rows, out_dir)
+        atomic_torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                           "torch_rng": torch.get_rng_state(), "metrics": rows, "epoch": epoch}, ckpt_path)
+        main = task.metric_names[0]
+        log(f"[{cfg.variant}] epoch {epoch}/{cfg.train.epochs}: train loss {row['train_loss']:.4f}, "
+            f"{main} {row[main]:.3f} ({train_time:.1f} s)")
+    summary = summarize(cfg, rows, task.metric_names[0])
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
+    return summary
+
+
+def summarize(cfg: RunConfig, rows: list[dict], main: str) -> dict:
+    values = [r[main] for r in rows if r["epoch"] > 0] or [rows[-1][main]]
+    return {"experiment": cfg.experiment, "variant": cfg.variant, "seed": cfg.seed,
+            "metric": main, "final": rows[-1][main], "best": min(values),
+            "epochs": rows[-1]["epoch"], "train_time_s": round(sum(r["time_s"] for r in rows), 2)}
