@@ -11,7 +11,8 @@ r_up = 1 − Δw^up·γ_up/w_max, c_up = Δw^up (down: r = 1 + Δw^down·γ_down
 so n pulses have the closed form w_n = w* + (w₀ − w*)·rⁿ with w* = c/(1 − r) (w₀ + n·c when
 r = 1). ``apply_pulses`` uses it: k = min(n_up, n_down) up/down pairs (the composed
 affine map to the k-th power), then the |n_up − n_down| remaining pulses of one sign,
-then Gaussian cycle-to-cycle noise of variance σ_c2c²·(n_up·s_up(w₀)² + n_down·s_down(w₀)²),
+then Gaussian cycle-to-cycle noise of variance σ_c2c²·Σ_d n_d·s_d(w₀)²·r_d^(2(n_d−1)) (each pulse's
+noise contracted by the pulses after it),
 then the bounds. For pulses of one sign this equals the pulse-by-pulse reference in mean
 exactly and in variance to first order in Δw/w_max; for ConstantStep it is exact away
 from the bounds.
@@ -53,17 +54,22 @@ class _LinearFamily(BoundedStepDevice):
         if not g_up and not g_down:
             return self._constant_steps(w, n_up, n_down, p, gen)
         c_up, c_dn = p["dw_up"], -p["dw_down"]
-        r_up = 1 - c_up * g_up / p["w_max"] if g_up else torch.ones_like(c_up)
-        r_dn = 1 - c_dn * g_down / p["w_min"] if g_down else torch.ones_like(c_dn)
+        # r < 0 would mean one step overshoots the fixed point (a device whose bound is drawn
+        # within one step of zero): the device then just sits at its bound, i.e. r = 0
+        r_up = (1 - c_up * g_up / p["w_max"]).clamp_min(0) if g_up else torch.ones_like(c_up)
+        r_dn = (1 - c_dn * g_down / p["w_min"]).clamp_min(0) if g_down else torch.ones_like(c_dn)
         pairs = torch.minimum(n_up, n_down)
         w_new = affine_power(w, r_dn * r_up, r_dn * c_up + c_dn, pairs)
         extra_up, extra_down = n_up - pairs, n_down - pairs
         w_new = torch.where(extra_up > 0, affine_power(w_new, r_up, c_up, extra_up), w_new)
         w_new = torch.where(extra_down > 0, affine_power(w_new, r_dn, c_dn, extra_down), w_new)
         if self.dw_min_std:
+            # the noise of pulse t is contracted by the r of the pulses after it and the step
+            # shrinks by r per pulse: Var = σ²·s(w₀)²·n·r^(2(n−1)) for n pulses of one sign
             s_up = (p["dw_up"] * (1 - g_up * w / p["w_max"])).clamp_min(0)
             s_dn = (p["dw_down"] * (1 - g_down * w / p["w_min"])).clamp_min(0)
-            var = n_up * s_up**2 + n_down * s_dn**2
+            var = n_up * s_up**2 * r_up.pow(2 * (n_up - 1).clamp_min(0)) \
+                + n_down * s_dn**2 * r_dn.pow(2 * (n_down - 1).clamp_min(0))
             w_new = w_new + self.dw_min_std * var.sqrt() * torch.randn(w.shape, generator=gen, device=w.device)
         return self.clip(w_new, p)
 

@@ -43,6 +43,13 @@ class IOConfig(Config):
     bound_management: BoundManagement = Field("iterative", description="halve the input and repeat while outputs saturate")
     bm_max_iter: int = Field(10, ge=1, le=40, description="most repetitions of bound management")
 
+    @field_validator("inp_bits", "out_bits")
+    @classmethod
+    def _not_one_bit(cls, v: int) -> int:
+        if v == 1:
+            raise ValueError("1 bit has the single level 0; use 0 (no quantisation) or 2 to 24 bits")
+        return v
+
     @classmethod
     def perfect(cls) -> "IOConfig":
         return cls(is_perfect=True)

@@ -1,0 +1,134 @@
+"""Device models: closed forms against the one-pulse reference, bounds, validation."""
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rpusim.config import ConfigError
+from rpusim.devices import (DEVICES, ConstantStepDevice, ExpStepDevice, LinearStepDevice, PowStepDevice,
+                            PulsedDevice, SoftBoundsDevice, device_from_dict)
+
+SHAPE = (1, 40, 50)
+LINEAR_FAMILY = [ConstantStepDevice, SoftBoundsDevice, LinearStepDevice]
+BOUNDED = LINEAR_FAMILY + [ExpStepDevice, PowStepDevice]
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def pulse_by_pulse(dev, w, n, direction, p, g):
+    """Reference: n[ij] pulses of one sign, one at a time."""
+    for k in range(int(n.max())):
+        w = dev.pulse(w, direction * (n > k).to(w.dtype), p, g)
+    return w
+
+
+@pytest.mark.parametrize("cls", LINEAR_FAMILY)
+@pytest.mark.parametrize("sign", [1, -1])
+def test_closed_form_equals_reference_without_noise(cls, sign):
+    dev = cls(dw_min_std=0.0, dw_min=0.01)
+    g = gen()
+    p = dev.sample_params(SHAPE, g)
+    w0 = dev.clip(0.3 * torch.randn(SHAPE, generator=g), p)
+    n = torch.randint(0, 30, SHAPE[1:], generator=g).float()
+    zeros = torch.zeros_like(n)
+    fast = dev.apply_pulses(w0, n if sign > 0 else zeros, zeros if sign > 0 else n, p, g)
+    ref = pulse_by_pulse(dev, w0, n, sign, p, g)
+    torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("cls", [ConstantStepDevice, SoftBoundsDevice])
+def test_closed_form_noise_statistics_match_reference(cls):
+    """With cycle-to-cycle noise: mean and spread of n pulses match the pulse-by-pulse reference."""
+    dev = cls(dw_min=0.005, dw_min_std=0.3, dw_min_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0, up_down_dtod=0.0)
+    shape = (1, 200, 200)
+    g = gen(1)
+    p = dev.sample_params(shape, g)
+    w0 = torch.zeros(shape)
+    n = torch.full(shape[1:], 10.0)
+    fast = dev.apply_pulses(w0, n, torch.zeros_like(n), p, g)
+    ref = pulse_by_pulse(dev, w0, n, 1, p, g)
+    assert abs(fast.mean() - ref.mean()) < 3 * ref.std() / 200
+    assert fast.std() == pytest.approx(ref.std(), rel=0.05)
+
+
+def test_constant_step_mixed_counts_exact_away_from_bounds():
+    dev = ConstantStepDevice(dw_min_std=0.0, w_max_dtod=0.0, w_min_dtod=0.0)
+    g = gen(2)
+    p = dev.sample_params(SHAPE, g)
+    w0 = torch.zeros(SHAPE)
+    n_up = torch.randint(0, 20, SHAPE[1:], generator=g).float()
+    n_down = torch.randint(0, 20, SHAPE[1:], generator=g).float()
+    fast = dev.apply_pulses(w0, n_up, n_down, p, g)
+    torch.testing.assert_close(fast, n_up * p["dw_up"] - n_down * p["dw_down"])
+    ref = PulsedDevice.apply_pulses(dev, w0, n_up, n_down, p, g)  # pulse-by-pulse default
+    torch.testing.assert_close(fast, ref, atol=1e-6, rtol=1e-5)
+
+
+def test_soft_bounds_pairs_drift_to_symmetry_point():
+    """Equal up and down pulses move a soft-bounds device towards its symmetry point (w = 0 here)."""
+    dev = SoftBoundsDevice(dw_min_std=0.0, dw_min_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0, up_down_dtod=0.0,
+                           dw_min=0.01)
+    p = dev.sample_params((1, 1, 2), None)
+    w0 = torch.tensor([[[0.4, -0.4]]])
+    n = torch.full((1, 2), 50.0)
+    w = dev.apply_pulses(w0, n, n, p, None)
+    assert (w.abs() < w0.abs()).all()
+    ref = PulsedDevice.apply_pulses(dev, w0, n, n, p, None)
+    torch.testing.assert_close(w, ref, atol=2e-3, rtol=0.05)
+
+
+@settings(max_examples=25, deadline=None)
+@given(cls=st.sampled_from(BOUNDED), dw=st.floats(1e-4, 0.2), dtod=st.floats(0, 1), std=st.floats(0, 2),
+       wmax=st.floats(0.05, 2), wmin=st.floats(-2, -0.05), asym=st.floats(-0.9, 0.9),
+       n_max=st.integers(1, 60), seed=st.integers(0, 2**31))
+def test_bounds_never_exceeded(cls, dw, dtod, std, wmax, wmin, asym, n_max, seed):
+    dev = cls(dw_min=dw, dw_min_dtod=dtod, dw_min_std=std, w_max=wmax, w_min=wmin, w_max_dtod=dtod,
+              w_min_dtod=dtod, up_down=asym)
+    g = gen(seed)
+    shape = (2, 6, 7)
+    p = dev.sample_params(shape, g)
+    w = dev.clip(torch.randn(shape, generator=g), p)
+    for _ in range(3):
+        n_up = torch.randint(0, n_max + 1, shape[1:], generator=g).float()
+        n_down = torch.randint(0, n_max + 1, shape[1:], generator=g).float()
+        w = dev.apply_pulses(w, n_up, n_down, p, g)
+        assert torch.isfinite(w).all()
+        assert (w <= p["w_max"] + 1e-6).all() and (w >= p["w_min"] - 1e-6).all()
+        w = dev.pulse(w, torch.sign(torch.randn(shape[1:], generator=g)), p, g)
+        assert (w <= p["w_max"] + 1e-6).all() and (w >= p["w_min"] - 1e-6).all()
+
+
+def test_zero_counts_leave_devices_unchanged():
+    for cls in BOUNDED:
+        dev = cls()
+        g = gen(3)
+        p = dev.sample_params(SHAPE, g)
+        w0 = dev.clip(0.2 * torch.randn(SHAPE, generator=g), p)
+        z = torch.zeros(SHAPE[1:])
+        torch.testing.assert_close(dev.apply_pulses(w0, z, z, p, g), w0)
+
+
+def test_device_to_device_spread_drawn_once_per_array():
+    dev = ConstantStepDevice()
+    p1 = dev.sample_params((1, 100, 100), gen(5))
+    p2 = dev.sample_params((1, 100, 100), gen(5))
+    torch.testing.assert_close(p1["dw_up"], p2["dw_up"])
+    rel = (p1["dw_up"] + p1["dw_down"]) / 2 / dev.dw_min
+    assert rel.std() == pytest.approx(0.3, rel=0.1)
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"dw_min": -0.001}, "dw_min"), ({"dw_min": 0}, "dw_min"), ({"dw_min_std": -1}, "dw_min_std"),
+    ({"w_max": -0.1}, "w_max"), ({"up_down": 1.5}, "up_down"), ({"nonsense": 1}, "nonsense"),
+])
+def test_bad_device_config_names_field(bad, field):
+    with pytest.raises(ConfigError, match=field):
+        ConstantStepDevice(**bad)
+
+
+def test_unknown_device_type_lists_allowed():
+    with pytest.raises(ConfigError, match="unknown device.*constant_step"):
+        device_from_dict({"type": "memristor9000"})
+    assert set(DEVICES) >= {"constant_step", "soft_bounds", "linear_step", "exp_step", "pow_step", "ideal"}

@@ -1,0 +1,197 @@
+"""Analog tile: pulsed-update statistics, periphery (DAC/ADC, NM, BM), tiling, state."""
+import math
+
+import pytest
+import torch
+
+from rpusim.config import ConfigError
+from rpusim.devices import ConstantStepDevice, IdealDevice
+from rpusim.tile import AnalogArray, AnalogTile, IOConfig, RPUConfig, UpdateConfig, analog_mvm, quantize
+
+CLEAN = dict(dw_min_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0, up_down_dtod=0.0, w_max=10.0, w_min=-10.0)
+
+
+def update_samples(mode: str, x, d, lr, trials, bl=10, dw_min=0.001, std=0.3, **upd):
+    """ΔW of `trials` independent updates of a fresh tile starting at W = 0."""
+    cfg = RPUConfig(device=ConstantStepDevice(dw_min=dw_min, dw_min_std=std, **CLEAN),
+                    update=UpdateConfig(bl=bl, mode=mode, **upd))
+    tile = AnalogTile(d.shape[1], x.shape[1], cfg, seed=123)
+    out = []
+    for _ in range(trials):
+        tile.set_weights(torch.zeros(d.shape[1], x.shape[1]))
+        tile.update(x, d, lr)
+        out.append(tile.get_weights().clone())
+    return torch.stack(out)
+
+
+def expected_moments(x, d, lr, bl, dw_min, std):
+    """Mean and variance of ΔW for one sample: n ~ Binomial(BL, p·q), each step dw(1 + σξ)."""
+    c = math.sqrt(lr / (bl * dw_min))
+    pq = (c * x.abs()).clamp(max=1)[0][None, :] * (c * d.abs()).clamp(max=1)[0][:, None]
+    mean_n = bl * pq
+    var_n = bl * pq * (1 - pq)
+    sign = -torch.sign(d[0])[:, None] * torch.sign(x[0])[None, :]
+    return sign * mean_n * dw_min, dw_min**2 * (var_n + std**2 * mean_n)
+
+
+@pytest.mark.parametrize("mode", ["fast", "exact"])
+def test_update_is_unbiased_with_the_expected_variance(mode):
+    torch.manual_seed(0)
+    x = torch.tensor([[0.9, -0.5, 0.2, 0.0, 0.7]])
+    d = torch.tensor([[0.4, -0.8, 0.1]])
+    lr, trials = 0.01, 3000 if mode == "fast" else 600
+    dw = update_samples(mode, x, d, lr, trials)
+    mean, var = expected_moments(x, d, lr, 10, 0.001, 0.3)
+    torch.testing.assert_close(mean, -lr * d.T @ x)  # the scheme's expectation is the SGD step
+    se = (var / trials).sqrt() + 1e-9
+    assert ((dw.mean(0) - mean).abs() <= 4.5 * se).all(), (dw.mean(0), mean)
+    rel = dw.var(0)[var > 0] / var[var > 0]
+    assert ((rel > 0.75) & (rel < 1.3)).all(), rel
+
+
+def test_fast_and_exact_agree_in_mean_for_a_batch():
+    torch.manual_seed(1)
+    x = torch.rand(4, 6) * 2 - 1
+    d = (torch.rand(4, 3) * 2 - 1) * 0.5
+    fast = update_samples("fast", x, d, 0.01, 1500)
+    exact = update_samples("exact", x, d, 0.01, 300)
+    target = -0.01 * d.T @ x
+    se = fast.std(0) / math.sqrt(300)
+    assert ((fast.mean(0) - target).abs() < 4 * se + 2e-5).all()
+    assert ((exact.mean(0) - target).abs() < 4 * se + 2e-5).all()
+
+
+@pytest.mark.parametrize("management", [{"update_management": True},
+                                        {"update_management": True, "bl_management": True}])
+def test_update_and_bl_management_stay_unbiased(management):
+    x = torch.tensor([[1.0, 0.5]])
+    d = torch.tensor([[0.01, -0.002]])
+    dw = update_samples("fast", x, d, 0.01, 4000, **management)
+    se = dw.std(0) / math.sqrt(4000)
+    assert ((dw.mean(0) - (-0.01 * d.T @ x)).abs() < 4.5 * se + 1e-7).all()
+
+
+def test_bl_management_uses_fewer_pulses_for_small_updates():
+    from rpusim.tile.pulsed_update import plan_pulses
+    x, d = torch.tensor([[1.0, 0.5]]), torch.tensor([[0.01, -0.002]])
+    assert plan_pulses(x, d, 0.01, 0.001, UpdateConfig(bl=10, bl_management=True)).bl == 1
+    assert plan_pulses(x, d * 100, 0.01, 0.001, UpdateConfig(bl=10, bl_management=True)).bl == 10
+
+
+def test_clipped_probabilities_are_counted():
+    cfg = RPUConfig(update=UpdateConfig(bl=10))
+    tile = AnalogTile(3, 4, cfg, seed=0)
+    tile.update(torch.ones(1, 4), torch.ones(1, 3) * 0.01, lr=0.01)
+    assert tile.stats["pulse_probs_clipped"] == 0
+    tile.update(torch.ones(1, 4), torch.ones(1, 3) * 5, lr=1.0)  # C·|x| = 10 > 1
+    assert tile.stats["pulse_probs_clipped"] > 0
+
+
+def test_ideal_device_update_is_exact_sgd():
+    cfg = RPUConfig.ideal()
+    tile = AnalogTile(3, 4, cfg, seed=0)
+    w0 = torch.randn(3, 4)
+    tile.set_weights(w0)
+    x, d = torch.randn(5, 4), torch.randn(5, 3)
+    tile.update(x, d, 0.1)
+    torch.testing.assert_close(tile.get_weights(), w0 - 0.1 * d.T @ x)
+
+
+@pytest.mark.parametrize("bits", [2, 4, 7, 9])
+def test_quantizer_has_2_to_the_bits_minus_one_levels(bits):
+    x = torch.linspace(-3, 3, 100001)
+    q = quantize(x, bits, 1.5, False, None)
+    levels = q.unique()
+    assert len(levels) == 2**bits - 1
+    assert q.abs().max() <= 1.5
+    assert levels.max() == pytest.approx(1.5)
+
+
+def test_stochastic_rounding_is_unbiased_and_deterministic_is_not():
+    g = torch.Generator().manual_seed(0)
+    v = torch.full((200000,), 0.3 * 2 / 126)  # 0.3 of one 7-bit step
+    assert quantize(v, 7, 1.0, True, g).mean().item() == pytest.approx(v[0].item(), rel=0.02)
+    assert quantize(v, 7, 1.0, False, g).mean().item() == 0.0
+
+
+def test_periphery_is_exact_when_perfect_and_noisy_otherwise():
+    g = torch.Generator().manual_seed(0)
+    w, x = torch.randn(8, 5) * 0.3, torch.rand(16, 5)
+    torch.testing.assert_close(analog_mvm(x, w, IOConfig.perfect(), g), x @ w.T)
+    d = torch.rand(16, 8)
+    torch.testing.assert_close(analog_mvm(d, w, IOConfig.perfect(), g, transposed=True), d @ w)
+    noisy = analog_mvm(x, w, IOConfig(), g)
+    err = (noisy - x @ w.T).abs()
+    assert 0 < err.mean() < 0.2
+
+
+def test_noise_management_scales_inputs_into_range():
+    io = IOConfig(out_noise=0.0, inp_bits=0, out_bits=0, bound_management="none")
+    w, x = torch.randn(4, 6) * 0.2, torch.rand(3, 6) * 50
+    with_nm = analog_mvm(x, w, io, None)
+    without = analog_mvm(x, w, io.model_copy(update={"noise_management": "none"}), None)
+    torch.testing.assert_close(with_nm, x @ w.T)  # scaled into |x| <= 1 and back
+    assert not torch.allclose(without, x @ w.T)  # inputs clipped at 1 without it
+
+
+def test_bound_management_recovers_saturated_outputs():
+    io = IOConfig(out_noise=0.0, inp_bits=0, out_bits=0, out_bound=1.0)
+    w, x = torch.full((2, 20), 0.5), torch.ones(3, 20)  # W·x = 10 ≫ out_bound
+    stats = {}
+    y = analog_mvm(x, w, io, None, stats=stats)
+    torch.testing.assert_close(y, x @ w.T)
+    assert stats["saturated"] == 3 and stats["saturated_final"] == 0
+    clipped = analog_mvm(x, w, io.model_copy(update={"bound_management": "none"}), None)
+    assert (clipped == 1.0).all()
+
+
+def test_split_array_equals_one_tile():
+    torch.manual_seed(0)
+    one = AnalogArray(7, 9, RPUConfig.ideal())
+    cfg = RPUConfig.ideal().model_copy(deep=True)
+    cfg.mapping.max_input_size, cfg.mapping.max_output_size = 4, 3
+    split = AnalogArray(7, 9, cfg)
+    assert len(split.tiles) == 9
+    w = torch.randn(7, 9)
+    one.set_weights(w)
+    split.set_weights(w)
+    x, d = torch.randn(5, 9), torch.randn(5, 7)
+    torch.testing.assert_close(split(x), one(x))
+    torch.testing.assert_close(split.backward_pass(d), one.backward_pass(d))
+    split.update(x, d, 0.1)
+    one.update(x, d, 0.1)
+    torch.testing.assert_close(split.get_weights(), one.get_weights())
+
+
+def test_state_dict_round_trip_continues_identically():
+    cfg = RPUConfig()
+    a = AnalogTile(6, 8, cfg, seed=1)
+    x, d = torch.rand(2, 8), torch.rand(2, 6) * 0.1
+    a.update(x, d, 0.05)
+    state = {k: v.clone() if torch.is_tensor(v) else v for k, v in a.state_dict().items()}
+    b = AnalogTile(6, 8, cfg, seed=999)
+    b.load_state_dict(state)
+    torch.testing.assert_close(b.dev_params, a.dev_params)
+    for t in (a, b):
+        t.update(x, d, 0.05)
+    torch.testing.assert_close(a.get_weights(), b.get_weights())
+    torch.testing.assert_close(a(x), b(x))
+
+
+@pytest.mark.parametrize("section, bad, field", [
+    ("update", {"bl": 0}, "bl"), ("forward", {"inp_bits": 30}, "inp_bits"),
+    ("forward", {"out_bits": -1}, "out_bits"), ("backward", {"inp_bits": 1}, "inp_bits"), ("forward", {"noise_management": "sometimes"}, "noise_management"),
+    ("device", {"type": "constant_step", "dw_min": -0.01}, "dw_min"),
+    ("device", {"type": "unobtainium"}, "unknown device"),
+])
+def test_bad_rpu_config_fails_naming_the_field(section, bad, field):
+    with pytest.raises(ConfigError, match=field):
+        RPUConfig.from_dict({section: bad})
+
+
+def test_rpu_config_yaml_round_trip(tmp_path):
+    cfg = RPUConfig(device=ConstantStepDevice(dw_min=0.002), update=UpdateConfig(bl=31))
+    cfg.to_yaml(tmp_path / "rpu.yaml")
+    back = RPUConfig.from_yaml(tmp_path / "rpu.yaml")
+    assert back == cfg and isinstance(back.device, ConstantStepDevice)
+    assert RPUConfig.from_dict({"device": {"type": "ideal"}}).device == IdealDevice()
