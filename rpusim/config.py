@@ -45,6 +45,33 @@ def _constraint_text(cls: type[BaseModel] | None, loc: tuple) -> str:
     return f" (allowed: {', '.join(parts)})" if parts else ""
 
 
+def _allowed_keys(cls: type[BaseModel] | None, loc: tuple) -> str:
+    """The field names of the model reached by walking ``loc`` from ``cls`` (for unknown-key errors)."""
+    for part in loc:
+        field = getattr(cls, "model_fields", {}).get(part) if isinstance(part, str) else None
+        ann = field.annotation if field else None
+        cls = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return ", ".join(getattr(cls, "model_fields", {})) or "see the documentation of this section"
+
+
+_HEADER = "invalid configuration:\n  "
+
+
+def _reroot(err: ConfigError, path: str) -> list[str]:
+    """The lines of a nested ConfigError with key paths made absolute (``path`` prepended)."""
+    text = str(err)
+    lines = text[len(_HEADER):].split("\n  ") if text.startswith(_HEADER) else [text]
+    if not path:
+        return lines
+    last = path.rsplit(".", 1)[-1]
+    out = []
+    for line in lines:
+        if line.startswith(last) and line[len(last):len(last) + 1] in (".", ":", " "):
+            line = line[len(last):]  # the nested message already starts with our field name
+        out.append(path + (line if line[:1] in (".", ":", " ") else "." + line))
+    return out
+
+
 def format_validation_error(err: ValidationError, model: type[BaseModel] | None = None,
                             prefix: str = "") -> ConfigError:
     """Turn a pydantic error into one readable ConfigError naming each bad key path."""
@@ -52,9 +79,13 @@ def format_validation_error(err: ValidationError, model: type[BaseModel] | None 
     for e in err.errors():
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         path = ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc) or "<root>"
-        msg = e["msg"]
+        nested = (e.get("ctx") or {}).get("error")
+        if isinstance(nested, ConfigError):  # a nested Config raised already: re-root its lines
+            lines += _reroot(nested, "" if path == "<root>" else path)
+            continue
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; allowed keys are the model's fields)"
+            msg = f"unknown key (allowed: {_allowed_keys(model, loc[:-1])})"
         value = e.get("input")
         shown = "" if e["type"] in ("missing", "extra_forbidden") or isinstance(value, dict) else f" = {value!r}"
         lines.append(f"{path}{shown}: {msg}{_constraint_text(model, loc)}")

@@ -100,8 +100,12 @@ def deep_merge(base: dict, over: dict) -> dict:
 
 
 def build_config(base: dict, *overrides: dict) -> RunConfig:
-    """A validated RunConfig from a base mapping and successive override mappings."""
-    data = base
-    for o in overrides:
+    """A validated RunConfig from a base mapping and successive override mappings.
+
+    Everything is merged onto the defaults, so a partial section (``rpu.device.dw_min=0.01``
+    without a device ``type``) refines the default rather than replacing it.
+    """
+    data = RunConfig().to_dict()
+    for o in (base, *overrides):
         data = deep_merge(data, o)
     return RunConfig.from_dict(data)
