@@ -26,39 +26,58 @@ def quantize(x: Tensor, bits: int, bound: float, stochastic: bool,
     if bits <= 0:
         return x.clamp(-bound, bound)
     res = 2 * bound / (2**bits - 2)
-    v = x / res
+    return _levels(x * (1 / res), bits, stochastic, gen).mul_(res)
+
+
+def _levels(v: Tensor, bits: int, stochastic: bool, gen) -> Tensor:
+    """Integer level index k = round(v) (or floor(v + u)), clipped to |k| ≤ 2^(bits−1) − 1."""
     if stochastic:
-        v = torch.floor(v + torch.rand(x.shape, generator=gen, device=x.device, dtype=x.dtype))
+        v = v.add_(torch.rand(v.shape, generator=gen, device=v.device, dtype=v.dtype)).floor_()
     else:
-        v = torch.round(v)
-    return (v * res).clamp(-bound, bound)
+        v = v.round_()
+    k = 2 ** (bits - 1) - 1
+    return v.clamp_(-k, k)
 
 
-def _one_pass(x: Tensor, w: Tensor, io: IOConfig, gen, transposed: bool) -> tuple[Tensor, Tensor]:
-    """One pass of already scaled inputs through the array; returns (y, per-sample saturated)."""
-    x = quantize(x, io.inp_bits, io.inp_bound, io.inp_sto_round, gen)
+def _one_pass(x: Tensor, inv_scale: Tensor | None, w: Tensor, io: IOConfig, gen,
+              transposed: bool) -> tuple[Tensor, Tensor]:
+    """One pass of the inputs x·inv_scale through the array; returns (y, per-sample saturated)."""
+    x_unit = x if inv_scale is None else x * inv_scale
+    if io.inp_bits > 0:  # DAC: y is computed on the integer levels, then scaled by the step
+        res = 2 * io.inp_bound / (2**io.inp_bits - 2)
+        x_unit = _levels(x_unit * (1 / res) if x_unit is x else x_unit.mul_(1 / res), io.inp_bits,
+                         io.inp_sto_round, gen)
+    else:
+        res = 1.0
+        x_unit = x_unit.clamp(-io.inp_bound, io.inp_bound)
     if io.inp_noise:
-        x = x + io.inp_noise * torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+        x_unit = x_unit + (io.inp_noise / res) * torch.randn(x_unit.shape, generator=gen, device=x.device,
+                                                             dtype=x.dtype)
     if io.w_noise:
         w = w + io.w_noise * torch.randn(w.shape, generator=gen, device=w.device, dtype=w.dtype)
-    y = x @ w if transposed else x @ w.T
+    y = x_unit @ w if transposed else x_unit @ w.T
+    if res != 1.0:
+        y.mul_(res)
     if io.out_noise:
-        y = y + io.out_noise * torch.randn(y.shape, generator=gen, device=y.device, dtype=y.dtype)
-    saturated = (y.abs() >= io.out_bound).any(dim=1)
-    y = quantize(y, io.out_bits, io.out_bound, io.out_sto_round, gen)
+        y.add_(torch.randn(y.shape, generator=gen, device=y.device, dtype=y.dtype), alpha=io.out_noise)
+    saturated = y.abs().amax(dim=1) >= io.out_bound
+    if io.out_bits > 0:
+        out_res = 2 * io.out_bound / (2**io.out_bits - 2)
+        y = _levels(y.mul_(1 / out_res), io.out_bits, io.out_sto_round, gen).mul_(out_res)
+    else:
+        y = y.clamp_(-io.out_bound, io.out_bound)
     return y, saturated
 
 
-def nm_scale(x: Tensor, io: IOConfig, running: Tensor | None) -> Tensor:
-    """Per-sample noise-management scale s (B × 1); samples of all zeros get s = 1."""
+def nm_scale(x: Tensor, io: IOConfig, running: Tensor | None) -> Tensor | None:
+    """Per-sample noise-management scale s (B × 1), or None for no scaling."""
     if io.noise_management == "none":
-        return torch.ones(x.shape[0], 1, device=x.device, dtype=x.dtype)
+        return None
     if io.noise_management == "constant":
         return torch.full((x.shape[0], 1), io.nm_constant, device=x.device, dtype=x.dtype)
-    amax = x.abs().amax(dim=1, keepdim=True)
     if io.noise_management == "average_abs_max" and running is not None:
-        amax = running.expand_as(amax)
-    return torch.where(amax > 0, amax, torch.ones_like(amax))
+        return running.expand(x.shape[0], 1).clamp_min(1e-30)
+    return x.abs().amax(dim=1, keepdim=True).clamp_min_(1e-30)  # all-zero inputs give y ≈ 0
 
 
 def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, gen: torch.Generator | None,
@@ -72,22 +91,23 @@ def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, gen: torch.Generator | None,
     if io.is_perfect:
         return x @ w if transposed else x @ w.T
     scale = nm_scale(x, io, running)
-    y, sat = _one_pass(x / scale, w, io, gen, transposed)
-    first_sat = sat
-    if io.bound_management == "iterative":
-        factor = torch.ones_like(scale)
+    y, sat = _one_pass(x, None if scale is None else 1 / scale, w, io, gen, transposed)
+    n_first = n_final = int(sat.sum())
+    if n_first and io.bound_management == "iterative":
+        if scale is None:
+            scale = torch.ones(x.shape[0], 1, device=x.device, dtype=x.dtype)
         for _ in range(io.bm_max_iter):
-            if not bool(sat.any()):
-                break
             idx = sat.nonzero().squeeze(1)
-            factor[idx] *= 2
-            y_i, sat_i = _one_pass(x[idx] / (scale[idx] * factor[idx]), w, io, gen, transposed)
+            scale[idx] *= 2
+            y_i, sat_i = _one_pass(x[idx], 1 / scale[idx], w, io, gen, transposed)
             y[idx] = y_i
             sat = sat.clone()
             sat[idx] = sat_i
-        scale = scale * factor
+            n_final = int(sat.sum())
+            if not n_final:
+                break
     if stats is not None:
         stats["mvms"] = stats.get("mvms", 0) + x.shape[0]
-        stats["saturated"] = stats.get("saturated", 0) + int(first_sat.sum())
-        stats["saturated_final"] = stats.get("saturated_final", 0) + int(sat.sum())
-    return y * scale
+        stats["saturated"] = stats.get("saturated", 0) + n_first
+        stats["saturated_final"] = stats.get("saturated_final", 0) + n_final
+    return y if scale is None else y.mul_(scale)

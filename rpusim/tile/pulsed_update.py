@@ -19,7 +19,7 @@ Two implementations:
   trains of the whole batch are drawn at once and the numbers of up and down
   coincidences of every cross-point come from two GEMMs over the B·BL slots
   (total = Dᵀ·X, signed = (D∘sδ)ᵀ·(X∘sx); down = (total + signed)/2, up = (total − signed)/2),
-  restricted to the rows and columns that fired at all. Each cross-point's counts have
+  restricted to the slots in which some row fired and to the rows and columns that fired. Each cross-point's counts have
   exactly the distribution of the sequential scheme; what the fast path changes is the
   order: within one update the device sees all its pulses at once (pairs of up/down
   first, then the rest), instead of sample by sample. For batch 1 the two are the same
@@ -45,9 +45,9 @@ class PulsePlan:
     sx: Tensor      # B × n, sign of x
     sd: Tensor      # B × m, sign of δ
     bl: int         # slots drawn
-    slot_mask: Tensor | None  # B × bl, which slots each sample uses (BL management), or None
+    slot_mask: Tensor | None  # B × bl, 1. for the slots each sample uses (BL management), or None
     clipped: int    # probabilities that had to be clipped to 1
-    total: int      # probabilities that were > 0
+    total: int      # probabilities drawn (B·(n + m))
 
 
 def plan_pulses(x: Tensor, d: Tensor, lr: float, dw_min: float, cfg: UpdateConfig) -> PulsePlan:
@@ -61,7 +61,7 @@ def plan_pulses(x: Tensor, d: Tensor, lr: float, dw_min: float, cfg: UpdateConfi
         need = torch.ceil(lr * xmax * dmax / dw_min).clamp(1, bl)           # B × 1
         bl_b = need
         bl = int(need.max().item()) if need.numel() else 1
-        slot_mask = torch.arange(bl, device=x.device)[None, :] < need       # B × bl
+        slot_mask = (torch.arange(bl, device=x.device)[None, :] < need).to(x.dtype)  # B × bl
         c = torch.sqrt(lr / (bl_b * dw_min))
     else:
         c = torch.full_like(xmax, math.sqrt(lr / (bl * dw_min)))
@@ -72,49 +72,64 @@ def plan_pulses(x: Tensor, d: Tensor, lr: float, dw_min: float, cfg: UpdateConfi
     else:
         cx = cd = c
     px, pd = cx * ax, cd * ad
-    clipped = int((px > 1).sum()) + int((pd > 1).sum())
-    total = int((px > 0).sum()) + int((pd > 0).sum())
-    return PulsePlan(px.clamp(max=1), pd.clamp(max=1), torch.sign(x), torch.sign(d),
-                     bl, slot_mask, clipped, total)
+    total = px.numel() + pd.numel()
+    clipped = 0
+    if bool(((cx * xmax > 1) | (cd * dmax > 1)).any()):  # the largest probabilities tell if any clips
+        clipped = int((px > 1).sum()) + int((pd > 1).sum())
+        px, pd = px.clamp(max=1), pd.clamp(max=1)
+    return PulsePlan(px, pd, torch.sign(x), torch.sign(d), bl, slot_mask, clipped, total)
 
 
 def draw_bits(p: Tensor, bl: int, slot_mask: Tensor | None, gen) -> Tensor:
-    """Bernoulli pulse trains: (B, bl, n) of 0/1 with P(1) = p (masked slots never fire)."""
-    bits = torch.rand((p.shape[0], bl, p.shape[1]), generator=gen, device=p.device) < p[:, None, :]
+    """Bernoulli pulse trains: (B, bl, n) of 0./1. with P(1) = p (masked slots never fire)."""
+    u = torch.rand((p.shape[0], bl, p.shape[1]), generator=gen, device=p.device, dtype=p.dtype)
+    bits = (u < p[:, None, :]).to(p.dtype)
     if slot_mask is not None:
-        bits &= slot_mask[:, :, None]
+        bits *= slot_mask[:, :, None]
     return bits
 
 
-def coincidence_counts(plan: PulsePlan, gen) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Up/down coincidence counts of the rows and columns that fired.
+def _nonzero_lines(p: Tensor) -> Tensor:
+    return (p > 0).any(dim=0).nonzero().squeeze(1)
 
-    Returns (rows, cols, n_up, n_down) with n_* of shape len(rows) × len(cols).
+
+def coincidence_counts(plan: PulsePlan, gen) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Up/down coincidence counts on the rows and columns that can fire.
+
+    Bits are drawn only for lines with a non-zero probability; for a single sample the
+    lines are further restricted to those that fired. Returns (rows, cols, n_up, n_down)
+    with n_* of shape len(rows) × len(cols).
     """
-    xb = draw_bits(plan.px, plan.bl, plan.slot_mask, gen)
-    db = draw_bits(plan.pd, plan.bl, plan.slot_mask, gen)
-    cols = xb.any(dim=1).any(dim=0).nonzero().squeeze(1)
-    rows = db.any(dim=1).any(dim=0).nonzero().squeeze(1)
-    b = plan.px.shape[0]
-    X = xb[:, :, cols].reshape(b * plan.bl, -1).to(plan.px.dtype)
-    D = db[:, :, rows].reshape(b * plan.bl, -1).to(plan.px.dtype)
-    Xs = X * plan.sx[:, cols].repeat_interleave(plan.bl, dim=0)
-    Ds = D * plan.sd[:, rows].repeat_interleave(plan.bl, dim=0)
+    b, bl = plan.px.shape[0], plan.bl
+    cols, rows = _nonzero_lines(plan.px), _nonzero_lines(plan.pd)
+    X = draw_bits(plan.px.index_select(1, cols), bl, plan.slot_mask, gen).view(b * bl, -1)
+    D = draw_bits(plan.pd.index_select(1, rows), bl, plan.slot_mask, gen).view(b * bl, -1)
+    if b == 1:  # one sample: keep the lines that fired; every pulse has the sign −sign(x_i·δ_j)
+        fired_c, fired_r = X.amax(dim=0) > 0, D.amax(dim=0) > 0
+        cols, rows = cols[fired_c], rows[fired_r]
+        total = D[:, fired_r].T @ X[:, fired_c]
+        down = plan.sd[0].index_select(0, rows)[:, None] * plan.sx[0].index_select(0, cols)[None, :] > 0
+        zero = torch.zeros((), dtype=total.dtype, device=total.device)
+        return rows, cols, torch.where(down, zero, total), torch.where(down, total, zero)
     total = D.T @ X
+    Xs = (X.view(b, bl, -1) * plan.sx.index_select(1, cols)[:, None, :]).view(b * bl, -1)
+    Ds = (D.view(b, bl, -1) * plan.sd.index_select(1, rows)[:, None, :]).view(b * bl, -1)
     signed = Ds.T @ Xs
-    n_down = (total + signed) * 0.5
-    n_up = (total - signed) * 0.5
-    return rows, cols, n_up, n_down
+    return rows, cols, (total - signed) * 0.5, (total + signed) * 0.5
 
 
 def exact_update(w: Tensor, plan: PulsePlan, device, params: dict, gen) -> Tensor:
-    """Reference: every sample, every slot, every coincidence as one device pulse (slow)."""
-    for b in range(plan.px.shape[0]):
-        xb = draw_bits(plan.px[b:b + 1], plan.bl, None if plan.slot_mask is None else plan.slot_mask[b:b + 1], gen)[0]
-        db = draw_bits(plan.pd[b:b + 1], plan.bl, None if plan.slot_mask is None else plan.slot_mask[b:b + 1], gen)[0]
+    """Reference: sample after sample, slot after slot, each coincidence one device pulse (slow).
+
+    The bit trains of all samples are drawn first (they do not depend on w); the loop then
+    visits, in time order, the slots in which some row and some column fired.
+    """
+    xb = draw_bits(plan.px, plan.bl, plan.slot_mask, gen)
+    db = draw_bits(plan.pd, plan.bl, plan.slot_mask, gen)
+    live = ((xb > 0).any(dim=2) & (db > 0).any(dim=2)).flatten().nonzero().squeeze(1).tolist()
+    for slot in live:
+        b, t = divmod(slot, plan.bl)
+        coincide = (db[b, t][:, None] > 0) & (xb[b, t][None, :] > 0)
         sign = -(plan.sd[b][:, None] * plan.sx[b][None, :])
-        for t in range(plan.bl):
-            coincide = db[t][:, None] & xb[t][None, :]
-            if bool(coincide.any()):
-                w = device.pulse(w, sign * coincide.to(w.dtype), params, gen)
+        w = device.pulse(w, sign * coincide.to(w.dtype), params, gen)
     return w

@@ -110,6 +110,14 @@ class AnalogTile(nn.Module):
             self._weight_cache = None
             return
         cfg = self.rpu_config.update
+        # samples with x = 0 or δ = 0 fire no coincidence (e.g. the 3 of 4 conv patches a
+        # max-pool passes no error to): leave them out before drawing pulse trains
+        if x.shape[0] > 1:
+            active = (x != 0).any(dim=1) & (d != 0).any(dim=1)
+            if not bool(active.all()):
+                x, d = x[active], d[active]
+                if x.shape[0] == 0:
+                    return
         plan = plan_pulses(x, d, lr, self.device_model.nominal_dw_min, cfg)
         self.stats["pulse_probs"] += plan.total
         self.stats["pulse_probs_clipped"] += plan.clipped
@@ -123,15 +131,28 @@ class AnalogTile(nn.Module):
         self._weight_cache = None
 
     def _apply_counts(self, rows, cols, n_up, n_down, bl, gen) -> None:
-        full = rows.numel() == self.out_size and cols.numel() == self.in_size
-        if full:
+        if 2 * rows.numel() * cols.numel() >= self.out_size * self.in_size:
+            # most cross-points fired: respond on the whole array (zero counts leave a cell unchanged)
+            if rows.numel() < self.out_size or cols.numel() < self.in_size:
+                n_up, n_down = self._scatter(rows, cols, n_up), self._scatter(rows, cols, n_down)
             self.state.copy_(self.device_model.apply_pulses(self.state, n_up, n_down, self.params, gen, bl))
             return
-        r, c = rows[:, None], cols[None, :]
-        sub_p = dict(zip(self._param_names, self.dev_params[:, :, r, c].unbind(0)))
-        self.state[:, r, c] = self.device_model.apply_pulses(self.state[:, r, c], n_up, n_down, sub_p, gen, bl)
+        # work on the fired rows × columns only: gather, respond, scatter (flat indices)
+        flat = (rows[:, None] * self.in_size + cols[None, :]).reshape(-1)
+        shape = (self.state.shape[0], rows.numel(), cols.numel())
+        state = self.state.view(shape[0], -1)
+        sub_w = state.index_select(1, flat).view(shape)
+        sub_p = self.dev_params.view(len(self._param_names), shape[0], -1).index_select(2, flat)
+        sub_p = dict(zip(self._param_names, sub_p.view(-1, *shape).unbind(0)))
+        new = self.device_model.apply_pulses(sub_w, n_up, n_down, sub_p, gen, bl)
+        state.index_copy_(1, flat, new.reshape(shape[0], -1))
 
     # --- helpers ----------------------------------------------------------------------------
+    def _scatter(self, rows, cols, counts):
+        full = torch.zeros(self.out_size, self.in_size, dtype=counts.dtype, device=counts.device)
+        full[rows[:, None], cols[None, :]] = counts
+        return full
+
     def _running(self, x, io, buf):
         if io.noise_management != "average_abs_max":
             return None
