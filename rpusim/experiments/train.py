@@ -6,7 +6,8 @@ A run directory holds
 * ``metrics.csv``  — one row per epoch (epoch 0 is the untrained model): train loss,
   the task's test metrics, wall time, and per-layer diagnostics (fraction of saturated
   outputs, clipped pulse probabilities),
-* ``summary.json`` — final and best figures,
+* ``summary.json`` — final and best figures (written last: its presence marks a finished run),
+* ``curves.png`` — the main metric against epoch,
 * ``checkpoint.pt`` — model, optimizer and random-number state after the last finished
   epoch, replaced atomically. ``resume=True`` continues from it and ends with the same
   metrics (time aside) as an uninterrupted run with the same seed.
@@ -133,6 +134,9 @@ def train_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False,
         log(f"[{cfg.variant}] epoch {epoch}/{cfg.train.epochs}: train loss {row['train_loss']:.4f}, "
             f"{main} {row[main]:.3f} ({train_time:.1f} s)")
     summary = summarize(cfg, rows, task.metric_names[0])
+    from .plots import learning_curves
+    learning_curves({cfg.variant: out_dir}, summary["metric"], out_dir / "curves.png",
+                    title=f"{cfg.experiment}: {cfg.variant}")
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
     return summary
 
