@@ -1,6 +1,12 @@
-"""The ``rpusim`` command line: list and run experiments (typer)."""
+"""The ``rpusim`` command line (typer): list, run, sweep, report, devices, data.
+
+Exit codes: 0 success; 1 a run failed (diverged, missing data, a failed sweep point);
+2 bad input (unknown experiment, invalid config value, unknown key), reported on stderr
+as one readable message, without a traceback, before any work starts.
+"""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -11,11 +17,17 @@ from .config import ConfigError
 
 app = typer.Typer(help="rpusim: train neural networks on simulated RPU cross-point arrays.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+devices_app = typer.Typer(help="Device models: list them, plot their pulse response.", no_args_is_help=True)
+data_app = typer.Typer(help="Data sets: where they are, download them.", no_args_is_help=True)
+app.add_typer(devices_app, name="devices")
+app.add_typer(data_app, name="data")
+
+SET_HELP = "override KEY.PATH=VALUE, e.g. rpu.update.bl=31 (repeatable)"
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, code: int = 2) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 @app.command("list")
@@ -33,7 +45,7 @@ def list_cmd() -> None:
 def run(
     experiment: str = typer.Argument(..., help="experiment name (see `rpusim list`)"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML of a run config (e.g. a run's config.yaml) to run as it is"),
-    set_: list[str] = typer.Option([], "--set", help="override KEY.PATH=VALUE (repeatable)"),
+    set_: list[str] = typer.Option([], "--set", help=SET_HELP),
     out: Path = typer.Option(Path("runs"), "--out", help="results folder (a subfolder per experiment)"),
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
     resume: bool = typer.Option(False, "--resume", help="continue unfinished runs from their checkpoints"),
@@ -43,7 +55,7 @@ def run(
     """Run an experiment: each variant trains into OUT/EXPERIMENT/VARIANT, then a table and a plot."""
     from .experiments import (TrainingDiverged, get_experiment, load_run_config, parse_set,
                               run_configs, variant_configs)
-    from .experiments.config import deep_merge, RunConfig
+    from .experiments.config import RunConfig, deep_merge
     try:
         exp = get_experiment(experiment)
         overrides = parse_set(set_)
@@ -58,16 +70,131 @@ def run(
         else:
             chosen = variants.split(",") if variants else None
             configs = variant_configs(exp, chosen, preset, overrides, seed)
+    except ConfigError as err:
+        _fail(str(err))
+    try:
         results = run_configs(exp.name, configs, out / exp.name, resume=resume, claims=exp.claims)
     except ConfigError as err:
         _fail(str(err))
-    except TrainingDiverged as err:
-        _fail(str(err))
-    except FileNotFoundError as err:
-        _fail(str(err))
+    except (TrainingDiverged, FileNotFoundError) as err:
+        _fail(str(err), code=1)
     typer.echo(f"\nresults in {out / exp.name}:")
     for r in results:
         typer.echo(f"  {r['variant']:18s} {r['metric']} final {r['final']:.3f}  best {r['best']:.3f}")
+
+
+@app.command()
+def sweep(
+    experiment: str = typer.Argument(..., help="experiment name (see `rpusim list`)"),
+    grid: list[str] = typer.Option([], "--grid", help="KEY.PATH=V1,V2,... values of one key (repeatable: cartesian product)"),
+    set_: list[str] = typer.Option([], "--set", help=SET_HELP + ", applied to every point"),
+    preset: Optional[str] = typer.Option(None, "--preset", help="preset of the experiment (e.g. quick)"),
+    variants: Optional[str] = typer.Option(None, "--variants", help="comma-separated variants (default: all)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="parallel runs on a local Ray instance (default: CPU count; 1: one after another, no Ray)"),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help="run on an existing Ray cluster (e.g. auto or ray://host:10001); OUT must be on a shared file system"),
+    out: Path = typer.Option(Path("runs"), "--out", help="results folder: points go to OUT/EXPERIMENT/NAME/POINT"),
+    name: str = typer.Option("sweep", "--name", help="name of the sweep folder"),
+) -> None:
+    """Train every grid point as its own run; finished points are skipped when run again."""
+    from .experiments import get_experiment, parse_set
+    from .experiments.sweep import parse_grid, run_sweep, sweep_points
+    try:
+        exp = get_experiment(experiment)
+        points = sweep_points(exp, parse_grid(grid), variants.split(",") if variants else None, preset,
+                              parse_set(set_), seed)
+        sweep_dir = out / exp.name / name
+        results = run_sweep(exp.name, points, sweep_dir, workers or os.cpu_count() or 1, ray_address, exp.claims,
+                            log=typer.echo)
+    except ConfigError as err:
+        _fail(str(err))
+    typer.echo(f"\nsweep results in {sweep_dir}:")
+    for r in results:
+        shown = (f"{r.summary['metric']} final {r.summary['final']:.3f}  best {r.summary['best']:.3f}"
+                 if r.summary else r.error)
+        typer.echo(f"  {r.status:8s} {r.name}: {shown}")
+    failed = [r.name for r in results if r.status == "failed"]
+    if failed:
+        _fail(f"{len(failed)} of {len(results)} points failed (error.txt in each point's folder); "
+              "run the same command again to retry them", code=1)
+
+
+@app.command()
+def report(
+    dirs: list[Path] = typer.Argument(..., help="folders holding run directories (searched recursively)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="where report.md and the plots go (default: the first folder)"),
+) -> None:
+    """Collect runs into report.md (a table with the paper's claims) and comparison plots."""
+    from .experiments.report import write_report
+    try:
+        path = write_report(dirs, out)
+    except FileNotFoundError as err:
+        _fail(str(err))
+    typer.echo(f"report: {path}")
+
+
+@devices_app.command("list")
+def devices_list() -> None:
+    """List the device types and their parameters."""
+    from .devices import DEVICES
+    for name, cls in sorted(DEVICES.items()):
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        typer.echo(f"{name:16s} {doc}")
+        fields = [f for f in cls.model_fields if f != "type"]
+        if fields:
+            typer.echo(f"{'':16s}   fields: {', '.join(fields)}")
+
+
+@devices_app.command("plot")
+def devices_plot(
+    device: str = typer.Argument(..., help="device type (see `rpusim devices list`)"),
+    set_: list[str] = typer.Option([], "--set", help="device field FIELD=VALUE, e.g. dw_min=0.01 (repeatable)"),
+    pulses: Optional[int] = typer.Option(None, "--pulses", min=1, max=100000, help="pulses up, then as many down (default: enough to reach both bounds)"),
+    n_devices: int = typer.Option(5, "--devices", min=1, max=50, help="devices of one array to show"),
+    repeats: int = typer.Option(50, "--repeats", min=2, max=10000, help="repetitions of the pulse train per device (cycle-to-cycle band)"),
+    seed: int = typer.Option(0, "--seed", min=0, help="random seed"),
+    out: Path = typer.Option(None, "--out", help="PNG file (default: DEVICE-pulse-response.png)"),
+) -> None:
+    """Plot a device's pulse response: weight vs pulse number, up then down, with its spreads."""
+    from .devices import device_from_dict
+    from .devices.plot import plot_pulse_response
+    from .experiments import parse_set
+    try:
+        dev = device_from_dict({**parse_set(set_), "type": device})
+        path = plot_pulse_response(dev, out or Path(f"{device}-pulse-response.png"), pulses, n_devices, repeats, seed)
+    except ConfigError as err:
+        _fail(str(err))
+    typer.echo(f"pulse response: {path}")
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """List the data sets and where each is found on this machine."""
+    from .data import DATASETS, DataError, find_file
+    for name, spec in DATASETS.items():
+        try:
+            where = str(find_file(name, spec.files[0].filename, verify=False).parent)
+        except DataError:
+            where = f"missing (rpusim data download {name})"
+        typer.echo(f"{name:16s} {spec.description}")
+        typer.echo(f"{'':16s}   {where}")
+
+
+@data_app.command("download")
+def data_download(
+    name: str = typer.Argument(..., help="data set name (see `rpusim data list`)"),
+    dest: Optional[Path] = typer.Option(None, "--dest", help="data root: files go to DEST/NAME (default: ~/.cache/rpusim; set RPUSIM_DATA=DEST for another root)"),
+    mirror: list[str] = typer.Option([], "--mirror", help="base URL to download from instead of the standard mirrors (repeatable)"),
+    force: bool = typer.Option(False, "--force", help="download even if a file with the right checksum is present"),
+) -> None:
+    """Download a data set from its standard mirrors, checksum-verified, atomically."""
+    from .data import DATASETS, DataError, download
+    if name not in DATASETS:
+        _fail(f"data set {name!r}: unknown (allowed: {', '.join(DATASETS)})")
+    try:
+        download(name, dest, mirrors=mirror or None, force=force, log=typer.echo)
+    except DataError as err:
+        _fail(str(err), code=1)
 
 
 def main() -> None:  # pragma: no cover

@@ -35,3 +35,49 @@ def learning_curves(runs: dict[str, Path], metric: str, path: Path, title: str =
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _label(metric: str) -> str:
+    return metric.replace("_", " ") + (" (%)" if metric.endswith("error") else "")
+
+
+def heatmap(values: list[list[float]], row_key: str, row_values: list, col_key: str, col_values: list,
+            metric: str, path: Path, title: str = "") -> Path:
+    """A two-parameter sweep: ``values[i][j]`` at (row_values[i], col_values[j]), annotated, as PNG."""
+    import numpy as np
+
+    data = np.array(values, dtype=float)
+    fig, ax = plt.subplots(figsize=(1.2 * len(col_values) + 3, 0.8 * len(row_values) + 2.2))
+    im = ax.imshow(np.ma.masked_invalid(data), cmap="viridis_r", aspect="auto")
+    ax.set_xticks(range(len(col_values)), [str(v) for v in col_values])
+    ax.set_yticks(range(len(row_values)), [str(v) for v in row_values])
+    ax.set_xlabel(col_key)
+    ax.set_ylabel(row_key)
+    finite = data[np.isfinite(data)]
+    middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+    for i in range(data.shape[0]):
+        for j in range(data.shape[1]):
+            text = "n/a" if not np.isfinite(data[i, j]) else f"{data[i, j]:.3g}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if np.isfinite(data[i, j]) and data[i, j] > middle else "black")
+    fig.colorbar(im, ax=ax, label=_label(metric))
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def metric_vs_value(xs: list, ys: list[float], key: str, metric: str, path: Path, title: str = "") -> Path:
+    """A one-parameter sweep: the metric at each value of ``key`` (categorical axis), as PNG."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(range(len(xs)), ys, marker="o")
+    ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+    ax.set_xlabel(key)
+    ax.set_ylabel(_label(metric))
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
