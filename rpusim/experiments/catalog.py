@@ -1,2 +1,3 @@
 """Imports every experiment module so that each registers itself."""
 from . import fc_mnist  # noqa: F401
+from . import cnn_mnist  # noqa: F401
