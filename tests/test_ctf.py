@@ -1,0 +1,191 @@
+"""CTF device: program curve, window, program-time effects, fast path vs slot-by-slot reference,
+compensation, and the experiment's configs."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rpusim.config import ConfigError
+from rpusim.devices import CTFDevice, device_from_dict
+from rpusim.devices.ctf import reference_train
+from rpusim.devices.ctf_transient import train_loss_moments
+
+CLEAN = dict(window_dtod=0.0, speed_dtod=0.0, c2c_std=0.0)
+
+
+def params(dev, shape=(1, 4, 5), seed=0):
+    return dev.sample_params(shape, torch.Generator().manual_seed(seed))
+
+
+def split_shift(dev, total_on, n_pulses, t_gap):
+    """Cumulative weight shift of a relaxed mid-window cell for total_on µs split into n pulses."""
+    d = dev.model_copy(update={"pw": total_on / n_pulses, "t_gap": t_gap})
+    p = {k: v.double() for k, v in params(d, (1, 1, 1)).items()}
+    w = torch.zeros(1, 1, 1, dtype=torch.float64)
+    bits = torch.ones((n_pulses, 1, 1, 1), dtype=torch.bool)
+    return float(reference_train(d, w, bits, torch.ones_like(w), p, None) - w)
+
+
+def test_program_curve_monotone_and_saturates_within_window():
+    dev = CTFDevice(**CLEAN)
+    p = params(dev, (1, 1, 1))
+    w = torch.full((1, 1, 1), -1.0)
+    times = torch.logspace(-1, 7, 60)
+    up = torch.stack([dev.move(w, t.reshape(1, 1, 1), torch.zeros(1, 1, 1), p) for t in times]).flatten()
+    assert (up.diff() > 0).all()
+    assert up[-1] <= 1.0 and up[-1] > 0.99
+    down = torch.stack([dev.move(torch.ones(1, 1, 1), torch.zeros(1, 1, 1), t.reshape(1, 1, 1), p) for t in times]).flatten()
+    assert (down.diff() < 0).all() and down[-1] >= -1.0 and down[-1] < -0.99
+    assert float(dev.v_t(torch.tensor(-1.0))) == dev.v_lo and float(dev.v_t(torch.tensor(1.0))) == dev.v_hi
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 1000), n_slots=st.sampled_from([10, 100]), c2c=st.floats(0, 3))
+def test_state_never_leaves_the_cell_window(seed, n_slots, c2c):
+    dev = CTFDevice(pw=100 / n_slots, c2c_std=c2c)
+    g = torch.Generator().manual_seed(seed)
+    p = dev.sample_params((1, 30, 30), g)
+    w = dev.clip(torch.rand((1, 30, 30), generator=g) * 2 - 1, p)
+    for _ in range(5):
+        n_up = torch.randint(0, n_slots + 1, w.shape, generator=g).float()
+        n_down = torch.randint(0, n_slots + 1, w.shape, generator=g).float()
+        w = dev.apply_pulses(w, n_up, n_down, p, g, n_slots)
+        assert (w >= p["w_lo"]).all() and (w <= p["w_hi"]).all()
+
+
+@settings(max_examples=20, deadline=None)
+@given(tau_on=st.floats(0.3, 3), tau_off=st.floats(1, 100), a=st.floats(0.2, 1),
+       gap_ratio=st.floats(0.05, 2), total=st.floats(5, 50))
+def test_shift_falls_with_pulse_count_and_rises_as_gap_shrinks(tau_on, tau_off, a, gap_ratio, total):
+    t_gap = gap_ratio * tau_off
+    dev = CTFDevice(tau_on=tau_on, tau_off=tau_off, transient=a, **CLEAN)
+    shifts = [split_shift(dev, total, n, t_gap) for n in (1, 2, 5, 20)]
+    assert all(x > y for x, y in zip(shifts, shifts[1:]))
+    gaps = [split_shift(dev, total, 10, g) for g in (0.1 * t_gap, t_gap, 10 * t_gap)]
+    assert gaps[0] > gaps[1] > gaps[2]
+
+
+def test_sharp_drop_below_two_microseconds():
+    dev = CTFDevice(**CLEAN)
+    eff = {pw: split_shift(dev, 40.0, round(40 / pw), 100.0) / split_shift(dev, 40.0, 1, 100.0)
+           for pw in (10.0, 4.0, 2.0, 1.0, 0.5)}
+    assert eff[10.0] > 0.85 and eff[2.0] < 0.7 and eff[0.5] < 0.35
+
+
+@pytest.mark.parametrize("n_slots", [1, 7, 50])
+def test_without_transient_program_time_is_conserved(n_slots):
+    dev = CTFDevice(transient=0.0, **CLEAN)
+    one = split_shift(dev, 30.0, 1, 1.0)
+    assert split_shift(dev, 30.0, n_slots, 1.0) == pytest.approx(one, rel=1e-4)
+    assert split_shift(dev, 30.0, n_slots, 500.0) == pytest.approx(one, rel=1e-4)
+
+
+def test_transient_moments_match_monte_carlo():
+    n_slots, pw, t_gap, tau_on, tau_off = 12, 1.0, 2.0, 1.0, 10.0
+    mean, var = train_loss_moments(n_slots, pw, t_gap, tau_on, tau_off)
+    A, c, q = math.exp(-pw / tau_on), math.exp(-t_gap / tau_off), math.exp(-(pw + t_gap) / tau_off)
+    rng = np.random.default_rng(0)
+    for n in (2, 5, 11):
+        losses = []
+        for _ in range(3000):
+            e, loss = 0.0, 0.0
+            chosen = set(rng.choice(n_slots, n, replace=False).tolist())
+            for s in range(n_slots):
+                if s in chosen:
+                    loss += 1 - e
+                    e = (1 - (1 - e) * A) * c
+                else:
+                    e *= q
+            losses.append(loss)
+        assert np.mean(losses) == pytest.approx(mean[n], abs=4 * np.std(losses) / np.sqrt(3000) + 1e-9)
+        assert np.var(losses) == pytest.approx(var[n], rel=0.15, abs=1e-6)
+
+
+@pytest.mark.parametrize("n_slots,rate,t_gap", [(10, 0.3, 1.0), (100, 0.2, 20.0), (250, 0.05, 5.0)])
+def test_fast_path_matches_slot_by_slot_reference(n_slots, rate, t_gap):
+    dev = CTFDevice(pw=100 / n_slots, t_gap=t_gap)
+    g = torch.Generator().manual_seed(3)
+    shape = (1, 60, 50)
+    p = dev.sample_params(shape, g)
+    w0 = dev.clip(0.3 * torch.randn(shape, generator=g), p)
+    bits = torch.rand((n_slots,) + shape, generator=g) < rate
+    sign = torch.where(torch.rand(shape, generator=g) < 0.5, 1.0, -1.0)
+    ref = reference_train(dev, w0, bits, sign, p, g) - w0
+    n = bits.sum(0).float()
+    fast = dev.apply_pulses(w0, n * (sign > 0), n * (sign < 0), p, g, n_slots) - w0
+    for s in (1.0, -1.0):
+        m = sign == s
+        r, f = ref[m], fast[m]
+        se = math.sqrt(r.var() / r.numel() + f.var() / f.numel())
+        assert abs(float(r.mean() - f.mean())) < 4 * se
+        assert float(f.std()) == pytest.approx(float(r.std()), rel=0.1)
+
+
+def test_zero_counts_leave_cells_unchanged():
+    dev = CTFDevice()
+    g = torch.Generator().manual_seed(0)
+    p = dev.sample_params((1, 10, 10), g)
+    w = dev.clip(0.2 * torch.randn((1, 10, 10), generator=g), p)
+    n = torch.zeros_like(w)
+    n[0, :5] = 3
+    out = dev.apply_pulses(w, n, torch.zeros_like(n), p, g, 20)
+    assert torch.equal(out[0, 5:], w[0, 5:]) and (out[0, :5] > w[0, :5]).all()
+
+
+@pytest.mark.parametrize("n_slots,t_gap", [(10, 1.0), (100, 5.0), (1000, 100.0)])
+def test_compensation_restores_the_ideal_mean_update(n_slots, t_gap):
+    rate = 0.05
+    kw = dict(pw=100 / n_slots, t_gap=t_gap, calib_rate=rate, **CLEAN)
+    g = torch.Generator().manual_seed(1)
+    shape = (1, 40, 50)
+    w0 = torch.zeros(shape)
+    bits = torch.rand((n_slots,) + shape, generator=g) < rate
+    ideal = float(bits.sum(0).float().mean()) * CTFDevice(**kw).nominal_dw_min
+    dw = {}
+    for comp in (False, True):
+        dev = CTFDevice(compensation=comp, **kw)
+        dw[comp] = float((reference_train(dev, w0, bits, torch.ones(shape), params(dev, shape), g) - w0).mean())
+    assert dw[True] == pytest.approx(ideal, rel=0.03)
+    assert abs(dw[False] - ideal) > 3 * abs(dw[True] - ideal)
+
+
+def test_nominal_step_is_one_ideal_pulse_at_mid_window():
+    dev = CTFDevice(transient=0.0, **CLEAN)
+    p = params(dev, (1, 1, 1))
+    w = torch.zeros(1, 1, 1)
+    step = float(dev.pulse(w, torch.ones_like(w), p, None) - w)
+    assert step == pytest.approx(dev.nominal_dw_min, rel=1e-3)
+
+
+def test_bad_config_names_the_field():
+    with pytest.raises(ConfigError, match="transient"):
+        device_from_dict({"type": "ctf", "transient": 1.5})
+    with pytest.raises(ConfigError, match="v_lo"):
+        device_from_dict({"type": "ctf", "v_lo": 6.0})
+
+
+def test_tile_trains_with_ctf_device_in_fast_and_exact_mode():
+    from rpusim.tile import AnalogTile, RPUConfig
+    for mode in ("fast", "exact"):
+        cfg = RPUConfig.from_dict({"device": {"type": "ctf", "pw": 1.0}, "update": {"bl": 100, "mode": mode}})
+        tile = AnalogTile(8, 6, cfg, seed=0)
+        x = torch.rand(1, 6)
+        d = torch.ones(1, 8) * 0.5
+        before = tile.get_weights().clone()
+        tile.update(x, d, 0.1)
+        assert (tile.get_weights() <= before).all() and (tile.get_weights() < before).any()
+
+
+def test_experiment_grid_and_ablation_configs():
+    from rpusim.experiments.ctf import ablation_configs, grid_configs, matched_c2c
+    grid = grid_configs("mnist")
+    assert len(grid) == 1 + 6 * 4 * 2
+    cfg = grid["N1000-gap100-comp"]
+    assert cfg.rpu.update.bl == 1000 and cfg.rpu.device.pw == pytest.approx(0.1) and cfg.rpu.device.compensation
+    abl = ablation_configs("fashion-mnist")
+    assert abl["abl-time-only-N10"].rpu.device.c2c_std == pytest.approx(0.3)
+    assert abl["abl-neither-N1000"].rpu.device.transient == 0.0
+    assert matched_c2c(1000) > matched_c2c(100) > matched_c2c(10)
