@@ -34,13 +34,13 @@ def expected_moments(x, d, lr, bl, dw_min, std):
     return sign * mean_n * dw_min, dw_min**2 * (var_n + std**2 * mean_n)
 
 
-@pytest.mark.parametrize("mode", ["fast", "exact"])
-def test_update_is_unbiased_with_the_expected_variance(mode):
+@pytest.mark.parametrize("mode, counting", [("fast", "packed"), ("fast", "gemm"), ("exact", "auto")])
+def test_update_is_unbiased_with_the_expected_variance(mode, counting):
     torch.manual_seed(0)
     x = torch.tensor([[0.9, -0.5, 0.2, 0.0, 0.7]])
     d = torch.tensor([[0.4, -0.8, 0.1]])
     lr, trials = 0.01, 3000 if mode == "fast" else 600
-    dw = update_samples(mode, x, d, lr, trials)
+    dw = update_samples(mode, x, d, lr, trials, counting=counting)
     mean, var = expected_moments(x, d, lr, 10, 0.001, 0.3)
     torch.testing.assert_close(mean, -lr * d.T @ x)  # the scheme's expectation is the SGD step
     se = (var / trials).sqrt() + 1e-9
@@ -49,16 +49,19 @@ def test_update_is_unbiased_with_the_expected_variance(mode):
     assert ((rel > 0.75) & (rel < 1.3)).all(), rel
 
 
-def test_fast_and_exact_agree_in_mean_for_a_batch():
+def test_fast_and_exact_agree_in_mean_and_spread_for_a_batch():
     torch.manual_seed(1)
     x = torch.rand(4, 6) * 2 - 1
     d = (torch.rand(4, 3) * 2 - 1) * 0.5
-    fast = update_samples("fast", x, d, 0.01, 1500)
+    packed = update_samples("fast", x, d, 0.01, 1500, counting="packed")
+    gemm = update_samples("fast", x, d, 0.01, 1500, counting="gemm")
     exact = update_samples("exact", x, d, 0.01, 300)
     target = -0.01 * d.T @ x
-    se = fast.std(0) / math.sqrt(300)
-    assert ((fast.mean(0) - target).abs() < 4 * se + 2e-5).all()
-    assert ((exact.mean(0) - target).abs() < 4 * se + 2e-5).all()
+    se = packed.std(0) / math.sqrt(300)
+    for dw in (packed, gemm, exact):
+        assert ((dw.mean(0) - target).abs() < 4 * se + 2e-5).all()
+    ratio = packed.std(0) / gemm.std(0)
+    assert ((ratio > 0.85) & (ratio < 1.15)).all()
 
 
 @pytest.mark.parametrize("management", [{"update_management": True},

@@ -73,6 +73,9 @@ class UpdateConfig(Config):
     mode: Literal["fast", "exact"] = Field(
         "fast", description="fast: coincidence counts of the whole batch by GEMM, one device response; "
         "exact: each sample and each time slot applied in turn, pulse by pulse")
+    counting: Literal["auto", "packed", "gemm"] = Field(
+        "auto", description="how the fast mode counts coincidences: packed (bit-packed pulse trains and "
+        "popcounts, CPU), gemm (two matrix products over the B·BL slots, any device), auto (packed on CPU)")
 
 
 class MappingConfig(Config):

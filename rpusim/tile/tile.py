@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from .config import RPUConfig
 from .periphery import analog_mvm
+from .bit_counts import packed_coincidence_counts
 from .pulsed_update import coincidence_counts, exact_update, plan_pulses
 
 STAT_KEYS = ("mvms", "saturated", "saturated_final")
@@ -125,7 +126,11 @@ class AnalogTile(nn.Module):
         if cfg.mode == "exact":
             self.state.copy_(exact_update(self.state, plan, self.device_model, self.params, gen))
         else:
-            rows, cols, n_up, n_down = coincidence_counts(plan, gen)
+            if cfg.counting == "packed" or (cfg.counting == "auto" and self.state.device.type == "cpu"):
+                rows, cols, n_up, n_down = packed_coincidence_counts(
+                    plan.px, plan.sx, plan.pd, plan.sd, plan.bl, plan.slot_mask, gen)
+            else:
+                rows, cols, n_up, n_down = coincidence_counts(plan, gen)
             if rows.numel() and cols.numel():
                 self._apply_counts(rows, cols, n_up, n_down, plan.bl, gen)
         self._weight_cache = None
