@@ -1,0 +1,184 @@
+"""AnalogLSTM: equivalence with torch.nn.LSTM, array layout, rounding, BPTT carry-over, updates."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from rpusim.devices import ConstantStepDevice
+from rpusim.nn import AnalogLinear, AnalogLSTM, AnalogLSTMCell, convert_to_analog
+from rpusim.optim import AnalogSGD
+from rpusim.tile import IOConfig, RPUConfig, UpdateConfig
+from rpusim.tile.periphery import analog_mvm, quantize
+
+
+def _pair(num_layers=2, batch_first=True, seed=0):
+    torch.manual_seed(seed)
+    ref = nn.LSTM(5, 4, num_layers, batch_first=batch_first)
+    return ref, convert_to_analog(ref, RPUConfig.ideal())
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_ideal_matches_torch_outputs_and_gradients(batch_first):
+    ref, ana = _pair(batch_first=batch_first)
+    assert isinstance(ana, AnalogLSTM)
+    x = torch.randn(3, 6, 5) if batch_first else torch.randn(6, 3, 5)
+    h0, c0 = torch.randn(2, 3, 4), torch.randn(2, 3, 4)
+    xs = [x.clone().requires_grad_(), x.clone().requires_grad_()]
+    hs = [h0.clone().requires_grad_(), h0.clone().requires_grad_()]
+    out_r, (hn_r, cn_r) = ref(xs[0], (hs[0], c0))
+    out_a, (hn_a, cn_a) = ana(xs[1], (hs[1], c0))
+    for a, b in ((out_r, out_a), (hn_r, hn_a), (cn_r, cn_a)):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    target = torch.randn_like(out_r)
+    ((out_r - target) ** 2).sum().add(hn_r.sum() + cn_r.pow(2).sum()).backward()
+    ((out_a - target) ** 2).sum().add(hn_a.sum() + cn_a.pow(2).sum()).backward()
+    torch.testing.assert_close(xs[0].grad, xs[1].grad, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(hs[0].grad, hs[1].grad, atol=1e-5, rtol=1e-4)
+    # the ideal device's update W -= lr·Σ_t δ_t x_tᵀ is exactly the BPTT weight gradient
+    lr = 0.1
+    before = [cell.get_weights() for cell in ana.cells]
+    AnalogSGD(ana.parameters(), lr=lr).step()
+    for i, cell in enumerate(ana.cells):
+        grad_w = torch.cat([getattr(ref, f"weight_ih_l{i}").grad, getattr(ref, f"weight_hh_l{i}").grad], 1)
+        grad_b = getattr(ref, f"bias_ih_l{i}").grad
+        torch.testing.assert_close(before[i][1] - getattr(ref, f"bias_hh_l{i}").grad * lr, before[i][1] - grad_b * lr)
+        w, b = cell.get_weights()
+        torch.testing.assert_close(w, before[i][0] - lr * grad_w, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(b, before[i][1] - lr * grad_b, atol=1e-6, rtol=1e-5)
+
+
+def test_array_shape_and_gate_order():
+    ref, ana = _pair(num_layers=2)
+    assert [tuple(c.array.get_weights().shape) for c in ana.cells] == [(16, 5 + 4 + 1), (16, 4 + 4 + 1)]
+    w, b = ana.cells[0].get_weights()
+    torch.testing.assert_close(w, torch.cat([ref.weight_ih_l0, ref.weight_hh_l0], 1).detach())
+    torch.testing.assert_close(b, (ref.bias_ih_l0 + ref.bias_hh_l0).detach())
+    # gate rows i, f, g, o: only the bias drives them; i, o open, f closed, g saturated at +1
+    cell = AnalogLSTMCell(3, 2, rpu_config=RPUConfig.ideal())
+    big = 20.0
+    cell.set_weights(torch.zeros(8, 5), torch.tensor([big] * 2 + [-big] * 2 + [big] * 2 + [big] * 2))
+    h, c = cell(torch.zeros(1, 3), (torch.zeros(1, 2), torch.full((1, 2), 5.0)))
+    torch.testing.assert_close(c, torch.ones(1, 2), atol=1e-6, rtol=0)  # f·5 + i·g = 0 + 1
+    torch.testing.assert_close(h, torch.full((1, 2), math.tanh(1.0)), atol=1e-6, rtol=0)
+
+
+def test_stochastic_rounding_unbiased_deterministic_biased():
+    gen = torch.Generator().manual_seed(0)
+    res = 2 / (2**5 - 2)
+    x = torch.tensor([0.3, 0.7, 3.4, -2.3]) * res
+    sto = quantize(x.repeat(20000, 1), 5, 1.0, True, gen).mean(0)
+    det = quantize(x, 5, 1.0, False, gen)
+    torch.testing.assert_close(sto, x, atol=0.01 * res, rtol=0)
+    assert ((det - x).abs() > 0.2 * res).all()
+    # through a noise-free 5-bit periphery the mean MVM is unbiased only with stochastic rounding
+    w = torch.tensor([[1.0, -0.5, -0.25, 0.1]])  # deterministic error w·(round(x) − x) = −0.32 steps
+    xb = x.repeat(20000, 1)
+    io = dict(inp_bits=5, out_noise=0.0, out_bits=0, noise_management="none", bound_management="none")
+    y_sto = analog_mvm(xb, w, IOConfig(inp_sto_round=True, **io), gen).mean()
+    y_det = analog_mvm(xb, w, IOConfig(inp_sto_round=False, **io), gen).mean()
+    exact = float(xb[0] @ w[0])
+    assert abs(float(y_sto) - exact) < 0.01 * res
+    assert abs(float(y_det) - exact) > 0.25 * res
+
+
+def test_truncated_bptt_carry_over_equals_whole_sequence():
+    _, ana = _pair(num_layers=2, batch_first=True)
+    x = torch.randn(2, 10, 5)
+    with torch.no_grad():
+        whole, (hn, cn) = ana(x)
+        first, state = ana(x[:, :4])
+        second, (hn2, cn2) = ana(x[:, 4:], state)
+    torch.testing.assert_close(torch.cat([first, second], 1), whole)
+    torch.testing.assert_close(hn2, hn)
+    torch.testing.assert_close(cn2, cn)
+
+
+def test_char_lm_task_windows_and_state_reset():
+    from rpusim.experiments.config import RunConfig
+    from rpusim.experiments.lm_task import CharLanguageModel
+    cfg = RunConfig.from_dict({"task": "char_lm", "data": {"dataset": "tinyshakespeare", "train_limit": 1001,
+                                                             "test_limit": 400, "seq_len": 7},
+                               "model": {"kind": "lstm", "hidden": [8], "analog": False},
+                               "train": {"batch_size": 4, "eval_batch_size": 4}})
+    task = CharLanguageModel(cfg)
+    model = task.build_model()
+    windows = list(task.batches(1))
+    assert len(windows) == task.n_steps() == math.ceil((250 - 1) / 7)
+    # consecutive windows continue each stream: the streams are reassembled exactly
+    torch.testing.assert_close(torch.cat([w[0] for w in windows], 1), task.train_streams[:, :-1])
+    torch.testing.assert_close(torch.cat([w[1] for w in windows], 1), task.train_streams[:, 1:])
+    # the loss of window 2 uses the state carried from window 1 (detached), equal to a whole pass
+    gen = task.batches(2)
+    losses = [task.loss(model, next(gen)).item() for _ in range(2)]
+    x = torch.cat([windows[0][0], windows[1][0]], 1)
+    y = torch.cat([windows[0][1], windows[1][1]], 1)
+    logits, _ = model(x)
+    second = nn.functional.cross_entropy(logits[:, 7:].reshape(-1, task.vocab_size), y[:, 7:].reshape(-1))
+    assert losses[1] == pytest.approx(second.item(), rel=1e-5)
+    assert all(not t.requires_grad for s in task._state for t in s)
+    next(task.batches(3))
+    assert task._state is None  # reset at the start of an epoch
+
+
+def test_each_time_step_is_one_rank1_update_per_sample():
+    torch.manual_seed(0)
+    lstm = AnalogLSTM(3, 2, num_layers=2, rpu_config=RPUConfig())
+    out, _ = lstm(torch.randn(5, 4, 3))  # T = 5, B = 4
+    out.sum().backward()
+    assert all(len(c.array._pending) == 5 for c in lstm.cells)
+    AnalogSGD(lstm.parameters(), lr=0.1).step()
+    assert [c.array.stats()["updates"] for c in lstm.cells] == [20, 20]
+
+
+@pytest.mark.parametrize("mode", ["fast", "exact"])
+def test_pulsed_update_mean_matches_gradient(mode):
+    """Both update modes give E[ΔW] = −lr·Σ δxᵀ (noise-free constant-step device, no clipping)."""
+    device = ConstantStepDevice(dw_min=0.01, dw_min_dtod=0.0, dw_min_std=0.0, w_max_dtod=0.0,
+                                w_min_dtod=0.0, up_down_dtod=0.0)
+    rpu = RPUConfig(device=device, forward=IOConfig.perfect(), backward=IOConfig.perfect(),
+                    update=UpdateConfig(mode=mode, bl=10))
+    torch.manual_seed(1)
+    cell = AnalogLSTMCell(2, 2, rpu_config=rpu)
+    cell.array.set_weights(torch.empty(8, 5).uniform_(-0.3, 0.3))  # away from the bounds ±0.6
+    x, target = torch.randn(3, 1, 2) * 0.5, torch.randn(3, 1, 2)
+    w0 = cell.array.get_weights().clone()
+    lr, repeats, total = 0.02, 150 if mode == "exact" else 400, torch.zeros_like(w0)
+    expected = spread = None
+    for _ in range(repeats):
+        cell.array.set_weights(w0)
+        lstm_state, loss = None, 0.0
+        for t in range(3):
+            lstm_state = cell(x[t], lstm_state)
+            loss = loss + ((lstm_state[0] - target[t]) ** 2).sum()
+        loss.backward()
+        if expected is None:
+            xs = torch.cat([p[0] for p in cell.array._pending])
+            ds = torch.cat([p[1] for p in cell.array._pending])
+            expected, spread = -lr * ds.T @ xs, lr * ds.abs().T @ xs.abs()
+        cell.array.apply_update(lr)
+        total += cell.array.get_weights() - w0
+    assert cell.array.stats()["pulse_probs_clipped"] == 0
+    mean = total / repeats
+    # the number of pulses per weight and update is ≈ Poisson with mean Σ_rows lr·|δ||x| / Δw_min
+    tol = 4 * 0.01 * (spread / 0.01 + 0.05).sqrt() / math.sqrt(repeats) + 1e-4
+    assert ((mean - expected).abs() <= tol).all(), (mean, expected)
+
+
+def test_char_lstm_converts_and_quick_preset_resumes_bit_exactly(tmp_path):
+    from rpusim.experiments import get_experiment
+    from rpusim.experiments.runner import variant_configs
+    from rpusim.experiments.train import train_run
+    cfg = variant_configs(get_experiment("lstm-warpeace"), ["rpu"], "quick")["rpu"]
+    from rpusim.experiments.lm_task import CharLanguageModel
+    model = CharLanguageModel(cfg).build_model()
+    assert [type(m) for m in model.lstms] == [AnalogLSTM, AnalogLSTM]
+    assert isinstance(model.decoder, AnalogLinear)
+    full = train_run(cfg, tmp_path / "full", log=lambda *_: None)
+    train_run(cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": 1})}),
+              tmp_path / "part", log=lambda *_: None)
+    resumed = train_run(cfg, tmp_path / "part", resume=True, log=lambda *_: None)
+    assert resumed["final"] == full["final"]
+    assert full["final"] < math.log(CharLanguageModel(cfg).vocab_size)
