@@ -29,16 +29,18 @@ def split_shift(dev, total_on, n_pulses, t_gap):
     return float(reference_train(d, w, bits, torch.ones_like(w), p, None) - w)
 
 
-def test_program_curve_monotone_and_saturates_within_window():
-    dev = CTFDevice(**CLEAN)
-    p = params(dev, (1, 1, 1))
-    w = torch.full((1, 1, 1), -1.0)
-    times = torch.logspace(-1, 7, 60)
-    up = torch.stack([dev.move(w, t.reshape(1, 1, 1), torch.zeros(1, 1, 1), p) for t in times]).flatten()
-    assert (up.diff() > 0).all()
+@pytest.mark.parametrize("beta", [1.0, 0.3, 2.5])
+def test_program_curve_monotone_and_saturates_within_window(beta):
+    dev = CTFDevice(beta=beta, **CLEAN)
+    p = {k: v.double() for k, v in params(dev, (1, 1, 1)).items()}
+    zero = torch.zeros(1, 1, 1, dtype=torch.float64)
+    times = torch.logspace(-1, 7 + 12 * (beta < 1), 80, dtype=torch.float64)
+    up = torch.stack([dev.move(zero - 1, t.reshape(1, 1, 1), zero, p) for t in times]).flatten()
+    down = torch.stack([dev.move(zero + 1, zero, t.reshape(1, 1, 1), p) for t in times]).flatten()
+    assert (up.diff() >= 0).all() and (up.diff()[up[1:] < 1 - 1e-9] > 0).all()
     assert up[-1] <= 1.0 and up[-1] > 0.99
-    down = torch.stack([dev.move(torch.ones(1, 1, 1), torch.zeros(1, 1, 1), t.reshape(1, 1, 1), p) for t in times]).flatten()
-    assert (down.diff() < 0).all() and down[-1] >= -1.0 and down[-1] < -0.99
+    assert (down.diff() <= 0).all() and (down.diff()[down[1:] > -1 + 1e-9] < 0).all()
+    assert down[-1] >= -1.0 and down[-1] < -0.99
     assert float(dev.v_t(torch.tensor(-1.0))) == dev.v_lo and float(dev.v_t(torch.tensor(1.0))) == dev.v_hi
 
 

@@ -25,8 +25,10 @@ Ideal (program-time conserving) reference: a pulse of width pw is worth pw of pr
 ``nominal_dw_min`` is the weight change of such a pulse at the window centre.
 
 The fast :meth:`apply_pulses` takes the counts n of one update of ``slots`` = N slots and uses
-the exact mean and variance of the train's transient loss given n (random slot pattern); the
-up train is applied before the down train, each starting relaxed. The slot-by-slot reference
+the exact mean and variance of the train's transient loss given n (random slot pattern): the
+mean effective time moves the cell along the curve (up train before down train, each starting
+relaxed), and one Gaussian factor on the step carries the relative variance of the transient
+(linearised) and of the n pulses' cycle-to-cycle noise, σ_c2c²/n. The slot-by-slot reference
 is :func:`reference_train`. The tile's ``mode: exact`` calls :meth:`pulse`, which sees no
 slot timing and so models an isolated (relaxed) pulse.
 """
@@ -100,14 +102,18 @@ class CTFDevice(PulsedDevice):
     # --- program curve ----------------------------------------------------------------------
     def move(self, w: Tensor, t_up: Tensor, t_down: Tensor, p: dict[str, Tensor]) -> Tensor:
         """Program by effective time t_up, then erase by t_down (µs, ≥ 0), along the curves."""
-        lo, hi = p["w_lo"], p["w_hi"]
-        h = ((w - lo) / (hi - lo)).clamp(0, 1)
-        b = self.beta
-        x = t_up * p["speed"] / self.t_prog * (1 - h).pow(1 / b)
-        h = 1 - (1 - h) * torch.exp(-b * torch.log1p(x))
-        y = t_down * p["speed"] / self.t_erase * h.pow(1 / b)
-        h = h * torch.exp(-b * torch.log1p(y))
-        return lo + h * (hi - lo)
+        lo, width = p["w_lo"], p["w_hi"] - p["w_lo"]
+        h = ((w - lo) / width).clamp(0, 1)
+        x = t_up * p["speed"] * (1 / self.t_prog)
+        y = t_down * p["speed"] * (1 / self.t_erase)
+        if self.beta == 1:                      # (1 + x)^(−1): the common case, fewer operations
+            h = 1 - (1 - h) / (1 + x * (1 - h))
+            h = h / (1 + y * h)
+        else:
+            b = self.beta
+            h = 1 - (1 - h) * torch.exp(-b * torch.log1p(x * (1 - h).pow(1 / b)))
+            h = h * torch.exp(-b * torch.log1p(y * h.pow(1 / b)))
+        return lo + h * width
 
     # --- pulse trains -----------------------------------------------------------------------
     def pulse_width(self, n_slots: int | None) -> float:
@@ -137,29 +143,32 @@ class CTFDevice(PulsedDevice):
         return (self.pw, self.t_gap, self.tau_on, self.tau_off, self.transient)
 
     def apply_pulses(self, w, n_up, n_down, p, gen, slots=None):
-        t_up = self._train_time(n_up, slots, gen)
-        t_down = self._train_time(n_down, slots, gen)
-        w_ideal = self.move(w, t_up, t_down, p)
-        dw = w_ideal - w
-        if self.c2c_std:
-            n = (n_up + n_down).clamp_min(1)
-            dw = dw * (1 + self.c2c_std / n.sqrt() * torch.randn(w.shape, generator=gen, device=w.device))
-        fired = (n_up > 0) | (n_down > 0)
-        return torch.where(fired, self.clip(w + dw, p), w)
+        up, down = n_up.long(), n_down.long()
+        mean, rel_std = self.train_tables(slots, int(torch.maximum(up, down).max()) if up.numel() else 0,
+                                          w.dtype, w.device)
+        dw = self.move(w, mean[up], mean[down], p) - w
+        if len(rel_std):
+            total = (up + down).clamp(max=len(rel_std) - 1)
+            dw = dw * (1 + rel_std[total] * torch.randn(w.shape, generator=gen, device=w.device))
+        return torch.where((up > 0) | (down > 0), self.clip(w + dw, p), w)
 
-    def _train_time(self, n: Tensor, slots: int | None, gen) -> Tensor:
-        """Total effective time of each cell's train of n pulses (mean + transient scatter)."""
-        pw = self.pulse_width(slots)
+    def train_tables(self, slots: int | None, top: int, dtype=torch.float32,
+                     device="cpu") -> tuple[Tensor, Tensor]:
+        """Per pulse count n: the mean effective time of a train (µs) and the relative std of its
+        V_T step (transient scatter and cycle-to-cycle noise, σ_c2c/√n, combined; empty if none).
+
+        Trains of a batch follow each other, so counts above N use tables of N·ceil(n/N) slots."""
         if slots is None:
-            return n * self.cold_effective_time(pw)
-        counts = n.round().long()
-        top = int(counts.max()) if counts.numel() else 0
-        size = slots * max(1, -(-top // slots))          # batches: consecutive trains of N slots
-        mean, var = (torch.as_tensor(a, dtype=n.dtype, device=n.device) for a in self.train_effective_time(size, pw))
-        t = mean[counts]
-        if self.transient and self.tau_on > 0:
-            t = t + var[counts].sqrt() * torch.randn(n.shape, generator=gen, device=n.device)
-        return t.clamp_min(0)
+            n = np.arange(top + 1)
+            mean, var = n * self.cold_effective_time(self.pulse_width(None)), np.zeros(top + 1)
+        else:
+            mean, var = self.train_effective_time(slots * max(1, -(-top // slots)), self.pulse_width(slots))
+            n = np.arange(len(mean))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel_var = np.where(n > 0, var / np.maximum(mean, 1e-30) ** 2 + self.c2c_std**2 / np.maximum(n, 1), 0.0)
+        noisy = self.c2c_std > 0 or (self.transient > 0 and self.tau_on > 0 and slots is not None)
+        as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
+        return as_t(mean), as_t(np.sqrt(rel_var)) if noisy else as_t([])
 
     def pulse(self, w, direction, p, gen):
         """One isolated pulse (relaxed cell) in direction ±1 (0: nothing)."""

@@ -35,11 +35,11 @@ N_REF = 10                              # the noise level the ablation matches
 C2C = 0.3                               # CTFDevice's default cycle-to-cycle noise
 
 # The study's budget: one background process on a shared, heavily loaded 2-core machine
-# allows ~600 training steps per run for the 100+ runs. The sigmoid network does not leave
+# allows ~250 training steps per run for the 100+ runs. The sigmoid network does not leave
 # its initial plateau within that many steps at any learning rate we tried (floating point
 # at 3000 steps: 33% at lr 0.1, 67% at lr 0.5, unstable at lr 1), so the study uses tanh
 # hidden units at lr 0.05 (floating point 74% at 3000 steps), with update management.
-STUDY = {"train": {"epochs": 2}, "data": {"train_limit": 300, "test_limit": 1000}}
+STUDY = {"train": {"epochs": 2}, "data": {"train_limit": 125, "test_limit": 500}}
 
 
 def ctf_device(n: int, t_gap: float, compensation: bool = False, **extra) -> dict:
