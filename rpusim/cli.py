@@ -6,6 +6,7 @@ as one readable message, without a traceback, before any work starts.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -31,12 +32,29 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 @app.command("list")
-def list_cmd() -> None:
-    """List experiments, their variants and presets."""
-    from .experiments import all_experiments
+def list_cmd(
+    experiment: Optional[str] = typer.Argument(None, help="show one experiment in full: variants, claims, presets"),
+) -> None:
+    """List experiments with their variants and presets (or one experiment in full)."""
+    from .experiments import all_experiments, get_experiment
+    if experiment is not None:
+        try:
+            exp = get_experiment(experiment)
+        except ConfigError as err:
+            _fail(str(err))
+        typer.echo(f"{exp.name}: {exp.description}\npaper: {exp.paper or '-'}\nvariants:")
+        for v, over in exp.variants.items():
+            claim = f"   [paper: {exp.claims[v]}]" if v in exp.claims else ""
+            typer.echo(f"  {v:22s} {json.dumps(over) if over else '(base config)'}{claim}")
+        typer.echo("presets:")
+        for p, over in exp.presets.items():
+            typer.echo(f"  {p:22s} {json.dumps(over)}")
+        return
     for name, exp in all_experiments().items():
         typer.echo(f"{name:18s} {exp.description}")
-        typer.echo(f"{'':18s}   variants: {', '.join(exp.variants)}")
+        shown = list(exp.variants)
+        more = f", ... ({len(shown)} in all: rpusim list {name})" if len(shown) > 10 else ""
+        typer.echo(f"{'':18s}   variants: {', '.join(shown[:10])}{more}")
         if exp.presets:
             typer.echo(f"{'':18s}   presets: {', '.join(exp.presets)}")
 

@@ -66,6 +66,14 @@ def _split_values(text: str) -> list[str]:
     return parts
 
 
+def _scalar(text: str) -> Any:
+    """A YAML value, with YAML 1.1's blind spot fixed: ``1e-3`` is a number, not a string."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", value.strip()):
+        return float(value)
+    return value
+
+
 def parse_grid(items: list[str]) -> dict[str, list]:
     """``["a.b=1,2", "c=x,y"]`` → ``{"a.b": [1, 2], "c": ["x", "y"]}`` (values as YAML scalars)."""
     grid: dict[str, list] = {}
@@ -76,7 +84,7 @@ def parse_grid(items: list[str]) -> dict[str, list]:
             raise ConfigError(f"--grid {item!r}: expected KEY.PATH=V1,V2,...")
         if key in grid:
             raise ConfigError(f"--grid {item!r}: {key} is given twice")
-        values = [yaml.safe_load(v) for v in _split_values(raw)]
+        values = [_scalar(v) for v in _split_values(raw)]
         if any(v is None for v in values):
             raise ConfigError(f"--grid {item!r}: empty value in the list")
         grid[key] = values

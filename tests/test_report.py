@@ -1,0 +1,90 @@
+"""``rpusim report``: every run in the table (done, unfinished, failed), claims, curves and heat maps."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from rpusim.cli import app
+from rpusim.experiments import get_experiment, variant_configs
+from rpusim.experiments.report import find_runs, write_report
+from rpusim.experiments.train import save_config, summarize, write_metrics
+
+
+def _fake_run(d: Path, variant: str, errors: list[float], finished: bool = True, **overrides) -> None:
+    """A run directory as train_run leaves it, with the given test error per epoch (no training)."""
+    cfg = variant_configs(get_experiment("fc-mnist"), [variant], "quick", overrides)[variant]
+    d.mkdir(parents=True)
+    save_config(cfg, d)
+    rows = [{"epoch": e, "train_loss": 1.0 / (e + 1), "test_error": err, "test_loss": 0.5, "time_s": 2.0}
+            for e, err in enumerate(errors)]
+    write_metrics(rows, d)
+    if finished:
+        (d / "summary.json").write_text(json.dumps(summarize(cfg, rows, "test_error")))
+
+
+def test_report_lists_every_run_with_status_and_claims(tmp_path):
+    _fake_run(tmp_path / "fc-mnist" / "fp", "fp", [90, 10, 5, 6])
+    _fake_run(tmp_path / "fc-mnist" / "rpu-baseline", "rpu-baseline", [90, 20, 8])
+    _fake_run(tmp_path / "fc-mnist" / "only-c2c", "only-c2c", [90, 30], finished=False)
+    failed = tmp_path / "fc-mnist" / "broken"
+    failed.mkdir()
+    (failed / "error.txt").write_text("Traceback (most recent call last):\n  ...\nValueError: boom | here\n")
+
+    path = write_report([tmp_path])
+    text = path.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| fc-mnist/")]
+    assert len(rows) == 4
+    fp = next(r for r in rows if r.startswith("| fc-mnist/fp "))
+    assert "| 6.000 | 5.000 | 3 | 8.0 | done |" in fp  # final, best, epochs, time
+    assert get_experiment("fc-mnist").claims["fp"] in fp
+    assert "unfinished (epoch 1)" in next(r for r in rows if "only-c2c" in r)
+    assert "failed: ValueError: boom \\| here" in next(r for r in rows if "broken" in r)
+    assert "Gokmen & Vlasov 2016" in text
+    assert (tmp_path / "curves.png").stat().st_size > 1000 and "![curves](curves.png)" in text
+
+
+def test_heat_map_for_two_key_sweep_and_line_for_one_key(tmp_path):
+    two = tmp_path / "sweeps" / "two"
+    points = {}
+    for i, bl in enumerate([1, 10]):
+        for j, lr in enumerate([0.01, 0.1]):
+            name = f"rpu-baseline__rpu.update.bl={bl}__train.lr={lr}"
+            points[name] = {"variant": "rpu-baseline", "rpu.update.bl": bl, "train.lr": lr}
+            if (i, j) != (1, 1):  # one point missing: its cell is n/a
+                _fake_run(two / name, "rpu-baseline", [90, 10 + i + 2 * j],
+                          rpu={"update": {"bl": bl}}, train={"lr": lr})
+    (two / "sweep.json").write_text(json.dumps({"experiment": "fc-mnist", "keys": ["rpu.update.bl", "train.lr"],
+                                                "points": points}))
+    one = tmp_path / "sweeps" / "one"
+    pts = {}
+    for bl in (1, 10, 31):
+        name = f"fp__rpu.update.bl={bl}"
+        pts[name] = {"variant": "fp", "rpu.update.bl": bl}
+        _fake_run(one / name, "fp", [90, bl / 10], rpu={"update": {"bl": bl}})
+    (one / "sweep.json").write_text(json.dumps({"experiment": "fc-mnist", "keys": ["rpu.update.bl"], "points": pts}))
+
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "sweeps"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = (out / "report.md").read_text()
+    assert len(find_runs([tmp_path / "sweeps"])) == 6
+    present = [n for n in points if (two / n).exists()] + list(pts)
+    assert len(present) == 6 and all(f"| two/{n} |" in text or f"| one/{n} |" in text for n in present)
+    assert (out / "heatmap_two_rpu-baseline.png").exists() and "heatmap_two_rpu-baseline.png" in text
+    assert (out / "sweep_one_fp.png").exists()
+
+
+def test_report_of_several_folders_labels_by_folder_and_fails_cleanly(tmp_path):
+    _fake_run(tmp_path / "a" / "fc-mnist" / "fp", "fp", [90, 10])
+    _fake_run(tmp_path / "b" / "fc-mnist" / "fp", "fp", [90, 12])
+    path = write_report([tmp_path / "a", tmp_path / "b"], tmp_path / "out")
+    text = path.read_text()
+    assert "| a/fc-mnist/fp |" in text and "| b/fc-mnist/fp |" in text
+    assert yaml.safe_load((tmp_path / "a" / "fc-mnist" / "fp" / "config.yaml").read_text())["rpusim_version"]
+    empty = CliRunner().invoke(app, ["report", str(tmp_path / "out")])
+    assert empty.exit_code == 2 and "no run directories" in empty.stderr
+    missing = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "no such folder" in missing.stderr
