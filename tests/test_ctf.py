@@ -191,3 +191,16 @@ def test_experiment_grid_and_ablation_configs():
     assert abl["abl-time-only-N10"].rpu.device.c2c_std == pytest.approx(0.3)
     assert abl["abl-neither-N1000"].rpu.device.transient == 0.0
     assert matched_c2c(1000) > matched_c2c(100) > matched_c2c(10)
+
+
+def test_study_figures_from_run_summaries(tmp_path):
+    import json
+
+    from rpusim.experiments.ctf_plots import study_figures
+    for i, v in enumerate(["fp", "N10-gap1", "N1000-gap100-comp", "abl-noise-only-N10", "N10-gap5"]):
+        (tmp_path / v).mkdir()
+        (tmp_path / v / "summary.json").write_text(json.dumps({"variant": v, "final": 10.0 + i}))
+        (tmp_path / v / "metrics.csv").write_text("epoch,test_error\n0,90\n1,%d\n" % (10 + i))
+    paths = study_figures(tmp_path, "test")
+    assert {p.name for p in paths} == {"accuracy.csv", "heatmap.png", "curves_chosen.png", "ablation.png"}
+    assert "N1000-gap100-comp,88.00" in (tmp_path / "accuracy.csv").read_text()

@@ -101,15 +101,22 @@ def ablation_configs(dataset: str, budget: dict = STUDY, seed: int = 0) -> dict[
     return _configs(dataset, ablation_variants(), budget, seed)
 
 
+LONGER = {"train": {"epochs": 3}, "data": {"train_limit": 500, "test_limit": 1000}}
+LONGER_POINTS = ("fp", "N10-gap1", "N10-gap100", "N1000-gap1", "N1000-gap100", "N1000-gap1-comp", "N1000-gap100-comp")
+
+
 def run_study(out: str | Path, datasets=tuple(DATASETS), ablation_on=("mnist",), budget: dict = STUDY,
-              seed: int = 0, log=print) -> None:
+              seed: int = 0, only: tuple[str, ...] | None = None, log=print) -> None:
     """Train the grids of every data set, then the ablations, into ``out/EXPERIMENT``
-    (finished runs are skipped, so it resumes); write the tables and figures."""
+    (finished runs are skipped, so it resumes); write the tables and figures. ``only``
+    restricts the runs to those variants (e.g. ``LONGER_POINTS`` with ``budget=LONGER``)."""
     from .ctf_plots import study_figures
     from .runner import run_configs
     jobs = [(ds, grid_configs(ds, budget, seed)) for ds in datasets]
     jobs += [(ds, grid_configs(ds, budget, seed) | ablation_configs(ds, budget, seed)) for ds in ablation_on]
     for ds, configs in jobs:
+        if only is not None:
+            configs = {v: c for v, c in configs.items() if v in only}
         run_configs(DATASETS[ds], configs, Path(out) / DATASETS[ds], resume=True, progress=False, log=log)
         study_figures(Path(out) / DATASETS[ds], DATASETS[ds])
 
