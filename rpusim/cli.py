@@ -71,6 +71,7 @@ def run(
     variants: Optional[str] = typer.Option(None, "--variants", help="comma-separated variants (default: all)"),
 ) -> None:
     """Run an experiment: each variant trains into OUT/EXPERIMENT/VARIANT, then a table and a plot."""
+    from .data import DataError
     from .experiments import (TrainingDiverged, get_experiment, load_run_config, parse_set,
                               run_configs, variant_configs)
     from .experiments.config import RunConfig, deep_merge
@@ -94,7 +95,7 @@ def run(
         results = run_configs(exp.name, configs, out / exp.name, resume=resume, claims=exp.claims)
     except ConfigError as err:
         _fail(str(err))
-    except (TrainingDiverged, FileNotFoundError) as err:
+    except (TrainingDiverged, DataError, FileNotFoundError) as err:
         _fail(str(err), code=1)
     typer.echo(f"\nresults in {out / exp.name}:")
     for r in results:
