@@ -27,13 +27,17 @@ def final_accuracy(exp_dir: Path) -> dict[str, float]:
 
 def heat_maps(acc: dict[str, float], path: Path, title: str) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    grids = {comp: np.array([[acc.get(point_name(n, g, comp), np.nan) for n in N_VALUES] for g in T_GAPS])
+             for comp in (False, True)}
+    finite = np.concatenate([g[np.isfinite(g)] for g in grids.values()])
+    vmin, vmax = (finite.min(), finite.max()) if finite.size else (0.0, 100.0)   # one scale for both panels
     for ax, comp in zip(axes, (False, True)):
-        grid = np.array([[acc.get(point_name(n, g, comp), np.nan) for n in N_VALUES] for g in T_GAPS])
-        im = ax.imshow(grid, origin="lower", cmap="viridis", aspect="auto")
+        grid = grids[comp]
+        im = ax.imshow(grid, origin="lower", cmap="viridis", aspect="auto", vmin=vmin, vmax=vmax)
         for (i, j), v in np.ndenumerate(grid):
             if np.isfinite(v):
                 ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=7,
-                        color="white" if v < np.nanmean(grid) else "black")
+                        color="white" if v < 0.5 * (vmin + vmax) else "black")
         ax.set_xticks(range(len(N_VALUES)), [str(n) for n in N_VALUES])
         ax.set_yticks(range(len(T_GAPS)), [f"{g:g}" for g in T_GAPS])
         ax.set_xlabel("pulse slots N (= BL)")
@@ -206,3 +210,18 @@ def _rate_efficiency(dev, n_slots: int, rate: float) -> float:
     n = np.arange(n_slots + 1)
     pmf = np.array([comb(n_slots, k) * rate**k * (1 - rate) ** (n_slots - k) for k in n], dtype=float)
     return float((pmf * mean).sum() / ((pmf * n).sum() * dev.pw))
+
+
+def markdown_tables(acc: dict[str, float]) -> str:
+    """The heat maps as Markdown tables (rows t_gap, columns N), for the docs."""
+    lines = []
+    for comp in (False, True):
+        lines.append(f"{'with' if comp else 'without'} compensation (software baseline: {acc.get('fp', float('nan')):.1f} %)")
+        lines.append("")
+        lines.append("| t_gap (µs) | " + " | ".join(f"N = {n}" for n in N_VALUES) + " |")
+        lines.append("|---|" + "---|" * len(N_VALUES))
+        for g in T_GAPS:
+            cells = [acc.get(point_name(n, g, comp)) for n in N_VALUES]
+            lines.append(f"| {g:g} | " + " | ".join("–" if c is None else f"{c:.1f}" for c in cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
