@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
@@ -25,6 +26,7 @@ def learning_curves(runs: dict[str, Path], metric: str, path: Path, title: str =
         values = [float(r[metric]) for r in rows]
         ax.plot(epochs, values, marker="o", ms=3, label=label)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(metric.replace("_", " ") + (" (%)" if metric.endswith("error") else ""))
     if log_y:
         ax.set_yscale("log")
