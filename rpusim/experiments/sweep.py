@@ -149,7 +149,13 @@ def check_existing(points: list[SweepPoint], sweep_dir: Path) -> None:
     clashes = []
     for p in points:
         saved = _saved_config(sweep_dir / p.name)
-        if saved is not None and RunConfig.from_dict(saved).to_dict() != p.cfg.to_dict():
+        if saved is None:
+            continue
+        try:
+            same = RunConfig.from_dict(saved).to_dict() == p.cfg.to_dict()
+        except ConfigError:  # written by another rpusim version: not this config
+            same = False
+        if not same:
             clashes.append(str(sweep_dir / p.name))
     if clashes:
         raise ConfigError("these point folders hold runs of a different config (choose another --out "
