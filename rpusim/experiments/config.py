@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 import yaml
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..config import Config, ConfigError
 from ..tile import RPUConfig
@@ -19,6 +19,16 @@ from ..tile import RPUConfig
 
 class DataConfig(Config):
     dataset: str = Field("mnist", description="data set name (see rpusim.data)")
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, v: str) -> str:
+        from ..data import IMAGE_DATASETS, TEXT_CORPORA
+        known = (*IMAGE_DATASETS, *TEXT_CORPORA)
+        if v not in known:
+            raise ValueError(f"unknown data set (allowed: {', '.join(known)})")
+        return v
+
     train_limit: int = Field(0, ge=0, description="use only the first N training samples after a seeded shuffle (0: all)")
     test_limit: int = Field(0, ge=0, description="evaluate on the first N test samples (0: all)")
     seq_len: int = Field(100, ge=1, le=100000, description="sequence length (language models)")

@@ -32,7 +32,8 @@ VARIANTS = {
 }
 
 PRESETS = {
-    "quick": {"train": {"epochs": 1}, "data": {"train_limit": 1000, "test_limit": 500}},
+    # a smoke run: lr 0.1 (not the paper's 0.01) so that 2,000 digits already show learning
+    "quick": {"train": {"epochs": 1, "lr": 0.1}, "data": {"train_limit": 2000, "test_limit": 500}},
     "short": {"train": {"epochs": 3}, "data": {"train_limit": 10000}},
     "full": {"train": {"epochs": 30}},
 }
