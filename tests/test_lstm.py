@@ -182,3 +182,14 @@ def test_char_lstm_converts_and_quick_preset_resumes_bit_exactly(tmp_path):
     resumed = train_run(cfg, tmp_path / "part", resume=True, log=lambda *_: None)
     assert resumed["final"] == full["final"]
     assert full["final"] < math.log(CharLanguageModel(cfg).vocab_size)
+
+
+def test_epoch_table_lists_nats_and_bits_per_run(tmp_path):
+    from rpusim.experiments.lstm_warpeace import epoch_table
+    for name, nats in (("fp", [4.0, 2.0]), ("rpu", [4.0])):
+        (tmp_path / name).mkdir()
+        rows = "".join(f"{e},{v},{v / math.log(2)}\n" for e, v in enumerate(nats))
+        (tmp_path / name / "metrics.csv").write_text("epoch,test_loss_nats,test_bits_per_char\n" + rows)
+    table = epoch_table(tmp_path).splitlines()
+    assert table[0] == "| epoch | fp | rpu |"
+    assert table[3] == f"| 1 | 2.000 ({2 / math.log(2):.2f}) |  |"

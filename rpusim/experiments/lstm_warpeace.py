@@ -18,7 +18,10 @@ Studies, as variants (each writes test cross-entropy in nats and bits/char per e
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from . import lm_task  # noqa: F401  (registers the char_lm task and the lstm model)
+from .plots import read_metrics
 from .registry import Experiment, register
 
 FP_LR = 3.0
@@ -67,6 +70,9 @@ PRESETS = {
     # (250 steps per epoch), validation and test on their first 40k characters
     "study": {"data": {"train_limit": 200_000, "test_limit": 40_000, "seq_len": 50},
               "train": {"epochs": 2, "batch_size": 16}},
+    # study 4 on a small training set, long enough to overfit: 10k characters, 12 steps per epoch
+    "overfit": {"data": {"train_limit": 10_000, "test_limit": 20_000, "seq_len": 50},
+                "train": {"epochs": 60, "batch_size": 16, "lr": 10.0}},
     "full": {"train": {"epochs": 10}},
 }
 
@@ -85,3 +91,15 @@ register(Experiment(
     base=BASE, variants=VARIANTS, presets=PRESETS, claims=CLAIMS,
     paper="Gokmen, Rasch, Haensch 2018, Front. Neurosci. 12:745",
     default_variants=["fp", "rpu"]))
+
+
+def epoch_table(exp_dir: str | Path) -> str:
+    """Markdown table of test cross-entropy per epoch, "nats (bits/char)", one column per run in ``exp_dir``."""
+    runs = {d.name: read_metrics(d) for d in sorted(Path(exp_dir).iterdir()) if (d / "metrics.csv").exists()}
+    epochs = max(len(rows) for rows in runs.values())
+    lines = ["| epoch | " + " | ".join(runs) + " |", "|---" * (len(runs) + 1) + "|"]
+    for e in range(epochs):
+        cells = [f"{float(r[e]['test_loss_nats']):.3f} ({float(r[e]['test_bits_per_char']):.2f})"
+                 if e < len(r) else "" for r in runs.values()]
+        lines.append(f"| {e} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
