@@ -44,22 +44,24 @@ def _pack_line_pulses(p, s, bl, limits, pos, neg, fired):
         limit = limits[b]
         for i in range(n):
             q = p[b, i]
-            if q <= 0.0:
+            if not q > 0.0:
                 continue
             words = pos if s[b, i] > 0 else neg
             base = b * bl
-            if q >= 1.0:
-                t = 0
-            else:
-                t = int(np.log(1.0 - np.random.random()) / np.log1p(-q))
+            t = 0 if q >= 1.0 else _skip(q, 0, limit)
             while t < limit:
                 k = base + t
                 words[i, k >> 6] |= uint64(1) << uint64(k & 63)
                 fired[i] = True
-                if q >= 1.0:
-                    t += 1
-                else:
-                    t += 1 + int(np.log(1.0 - np.random.random()) / np.log1p(-q))
+                t = t + 1 if q >= 1.0 else _skip(q, t + 1, limit)
+
+
+@njit(cache=True, inline="always")
+def _skip(q, t, limit):
+    """Next firing slot at or after t (geometric skip), or ``limit``; the skip is compared as a
+    float first, since for tiny q it is far beyond any integer range."""
+    g = np.log(1.0 - np.random.random()) / np.log1p(-q)
+    return limit if g >= limit - t else t + int(g)
 
 
 @njit(cache=True)
