@@ -86,21 +86,22 @@ class AnalogTile(nn.Module):
         self._weight_cache = None
 
     # --- the three cycles -------------------------------------------------------------------
-    @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:
-        running = self._running(x, self.rpu_config.forward, self.nm_running_fwd)
-        sub = {}
-        y = analog_mvm(x, self.get_weights(), self.rpu_config.forward, self._gen(), False, sub, running)
-        self._add_stats("fwd_", sub)
-        return y
+        """y = W·x through the forward periphery (x: B × in)."""
+        return self._mvm(x, self.rpu_config.forward, self.nm_running_fwd, False, "fwd_")
+
+    def backward(self, d: Tensor) -> Tensor:
+        """z = Wᵀ·δ through the backward periphery (d: B × out)."""
+        return self._mvm(d, self.rpu_config.backward, self.nm_running_bwd, True, "bwd_")
 
     @torch.no_grad()
-    def backward(self, d: Tensor) -> Tensor:
-        running = self._running(d, self.rpu_config.backward, self.nm_running_bwd)
-        sub = {}
-        z = analog_mvm(d, self.get_weights(), self.rpu_config.backward, self._gen(), True, sub, running)
-        self._add_stats("bwd_", sub)
-        return z
+    def _mvm(self, x: Tensor, io, running_buf: Tensor, transposed: bool, prefix: str) -> Tensor:
+        running = self._running(x, io, running_buf)
+        sub: dict = {}
+        y = analog_mvm(x, self.get_weights(), io, self._gen(), transposed, sub, running)
+        for k, v in sub.items():
+            self.stats[prefix + k] += v
+        return y
 
     @torch.no_grad()
     def update(self, x: Tensor, d: Tensor, lr: float) -> None:
@@ -164,10 +165,6 @@ class AnalogTile(nn.Module):
         if self.training:
             buf.mul_(io.nm_decay).add_((1 - io.nm_decay) * x.abs().amax(dim=1).mean())
         return buf
-
-    def _add_stats(self, prefix, sub):
-        for k, v in sub.items():
-            self.stats[prefix + k] += v
 
     def extra_repr(self) -> str:
         return f"out={self.out_size}, in={self.in_size}, device={self.device_model.type}, " \
