@@ -18,6 +18,7 @@ Studies, as variants (each writes test cross-entropy in nats and bits/char per e
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from . import lm_task  # noqa: F401  (registers the char_lm task and the lstm model)
@@ -95,7 +96,11 @@ register(Experiment(
 
 def epoch_table(exp_dir: str | Path) -> str:
     """Markdown table of test cross-entropy per epoch, "nats (bits/char)", one column per run in ``exp_dir``."""
-    runs = {d.name: read_metrics(d) for d in sorted(Path(exp_dir).iterdir()) if (d / "metrics.csv").exists()}
+    def natural(d: Path) -> list:
+        return [float(t) if t.replace(".", "", 1).isdigit() else t for t in re.split(r"(\d+(?:\.\d+)?)", d.name)]
+
+    runs = {d.name: read_metrics(d) for d in sorted(Path(exp_dir).iterdir(), key=natural)
+            if (d / "metrics.csv").exists()}
     epochs = max(len(rows) for rows in runs.values())
     lines = ["| epoch | " + " | ".join(runs) + " |", "|---" * (len(runs) + 1) + "|"]
     for e in range(epochs):
