@@ -2,8 +2,8 @@
 
 The B·BL time slots of an update are packed into 64-bit words per line, separately for
 slots where the line's value is positive and negative. Column i fires in slot (b, t) with
-probability p_bi, drawn as a Bernoulli process by geometric skipping (one random number
-per pulse instead of per slot, exact in distribution). A cross-point's coincidences are
+probability p_bi, drawn as a Bernoulli process: by geometric skipping for sparse trains
+(one random number per pulse instead of per slot), slot by slot for dense ones (p > 1/4). A cross-point's coincidences are
 then popcounts of ANDed words:
 
     n_down_ij = popcount(X⁺_i & D⁺_j) + popcount(X⁻_i & D⁻_j)    (sign(x·δ) > 0: step down)
@@ -48,19 +48,27 @@ def _pack_line_pulses(p, s, bl, limits, pos, neg, fired):
                 continue
             words = pos if s[b, i] > 0 else neg
             base = b * bl
-            t = 0 if q >= 1.0 else _skip(q, 0, limit)
+            if q > 0.25:  # dense train: one draw per slot is cheaper than skipping
+                for t in range(limit):
+                    if np.random.random() < q:
+                        k = base + t
+                        words[i, k >> 6] |= uint64(1) << uint64(k & 63)
+                        fired[i] = True
+                continue
+            inv_log = 1.0 / np.log1p(-q)
+            t = _skip(inv_log, 0, limit)
             while t < limit:
                 k = base + t
                 words[i, k >> 6] |= uint64(1) << uint64(k & 63)
                 fired[i] = True
-                t = t + 1 if q >= 1.0 else _skip(q, t + 1, limit)
+                t = _skip(inv_log, t + 1, limit)
 
 
 @njit(cache=True, inline="always")
-def _skip(q, t, limit):
-    """Next firing slot at or after t (geometric skip), or ``limit``; the skip is compared as a
-    float first, since for tiny q it is far beyond any integer range."""
-    g = np.log(1.0 - np.random.random()) / np.log1p(-q)
+def _skip(inv_log, t, limit):
+    """Next firing slot at or after t (geometric skip, inv_log = 1/log(1 − q)), or ``limit``; the
+    skip is compared as a float first, since for tiny q it is far beyond any integer range."""
+    g = np.log(1.0 - np.random.random()) * inv_log
     return limit if g >= limit - t else t + int(g)
 
 
