@@ -25,7 +25,6 @@ from torch import Tensor, nn
 from ..tile import RPUConfig
 from .base import AnalogLayerBase
 from .conversion import register_converter
-from .function import analog_matmul
 
 GATE_ORDER = ("input", "forget", "cell", "output")
 
@@ -52,12 +51,7 @@ class AnalogLSTMCell(AnalogLayerBase):
             zeros = x.new_zeros(x.shape[0], self.hidden_size)
             state = (zeros, zeros)
         h, c = state
-        parts = [x, h]
-        if self.analog_bias:
-            parts.append(x.new_ones(x.shape[0], 1))
-        gates = analog_matmul(self.analog_ctx, torch.cat(parts, dim=1), self.array)
-        if self.bias is not None:
-            gates = gates + self.bias
+        gates = self.analog_forward(torch.cat([x, h], dim=1))  # [xₜ; hₜ₋₁; 1] through the array
         n = self.hidden_size
         act = torch.sigmoid(gates)
         g = torch.tanh(gates[:, 2 * n:3 * n])
