@@ -132,3 +132,37 @@ def test_unknown_device_type_lists_allowed():
     with pytest.raises(ConfigError, match="unknown device.*constant_step"):
         device_from_dict({"type": "memristor9000"})
     assert set(DEVICES) >= {"constant_step", "soft_bounds", "linear_step", "exp_step", "pow_step", "ideal"}
+
+
+def test_fused_constant_step_kernel_matches_the_tensor_closed_form():
+    """apply_pulses_at (in place on fired cells) ≡ apply_pulses on the gathered cells."""
+    shape = (2, 30, 40)
+    rows, cols = torch.tensor([1, 4, 7, 29]), torch.tensor([0, 3, 39])
+    g = gen(11)
+    n_up = torch.randint(0, 12, (4, 3), generator=g).float()
+    n_down = torch.randint(0, 12, (4, 3), generator=g).float()
+    for std in (0.0, 0.3):
+        dev = ConstantStepDevice(dw_min_std=std)
+        p = dev.sample_params(shape, g)
+        w0 = dev.clip(0.1 * torch.randn(shape, generator=g), p)
+        sub = {k: v[:, rows[:, None], cols[None, :]] for k, v in p.items()}
+        trials = [] if std else None
+        for t in range(1 if not std else 400):
+            w = w0.clone()
+            assert dev.apply_pulses_at(w, p, rows, cols, n_up, n_down, gen(t))
+            untouched = torch.ones(shape, dtype=torch.bool)
+            untouched[:, rows[:, None], cols[None, :]] = False
+            assert torch.equal(w[untouched], w0[untouched])
+            if not std:
+                ref = dev.apply_pulses(w0[:, rows[:, None], cols[None, :]], n_up, n_down, sub, None)
+                torch.testing.assert_close(w[:, rows[:, None], cols[None, :]], ref)
+            else:
+                trials.append(w[:, rows[:, None], cols[None, :]])
+        if std:
+            ref = torch.stack([dev.apply_pulses(w0[:, rows[:, None], cols[None, :]], n_up, n_down, sub, gen(t))
+                               for t in range(400)])
+            fused = torch.stack(trials)
+            assert (fused.mean(0) - ref.mean(0)).abs().max() < 4 * ref.std(0).max() / 400**0.5 + 1e-6
+            moved = ref.std(0) > 0
+            ratio = fused.std(0)[moved] / ref.std(0)[moved]
+            assert ratio.mean() == pytest.approx(1.0, abs=0.05)

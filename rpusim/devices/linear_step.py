@@ -74,6 +74,16 @@ class _LinearFamily(BoundedStepDevice):
         return self.clip(w_new, p)
 
 
+    def apply_pulses_at(self, state, p, rows, cols, n_up, n_down, gen) -> bool:
+        """In place on the fired rows × cols of the whole array, where a fused kernel exists
+        (γ = 0, float32 on the CPU); returns False to ask for the gather/apply/scatter path."""
+        g_up, g_down = self.gammas()
+        if g_up or g_down or state.device.type != "cpu" or state.dtype != torch.float32:
+            return False
+        from .constant_step_kernel import constant_steps_at
+        constant_steps_at(state, p, rows, cols, n_up, n_down, self.dw_min_std, gen)
+        return True
+
     def _constant_steps(self, w, n_up, n_down, p, gen):
         """γ = 0: w + n_up·Δw_up − n_down·Δw_down + σ_c2c·sqrt(n_up·Δw_up² + n_down·Δw_down²)·ξ."""
         up, down = n_up * p["dw_up"], n_down * p["dw_down"]
