@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .ctf import ABLATION_N, N_VALUES, T_GAPS, point_name  # noqa: E402
-from .plots import read_metrics  # noqa: E402
+from .plots import read_metrics, save_figure  # noqa: E402
 
 
 def final_accuracy(exp_dir: Path) -> dict[str, float]:
@@ -46,10 +46,7 @@ def heat_maps(acc: dict[str, float], path: Path, title: str) -> Path:
     axes[0].set_ylabel("t_gap (µs)")
     fp = acc.get("fp")
     fig.suptitle(title + (f" — software baseline {fp:.1f}%" if fp is not None else ""), fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def chosen_curves(exp_dir: Path, path: Path, title: str) -> Path:
@@ -68,10 +65,7 @@ def chosen_curves(exp_dir: Path, path: Path, title: str) -> Path:
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def ablation_plot(acc: dict[str, float], path: Path, title: str, t_gap: float = 5.0) -> Path | None:
@@ -97,10 +91,7 @@ def ablation_plot(acc: dict[str, float], path: Path, title: str, t_gap: float = 
     ax.set_title(f"{title}: ablation at t_gap = {t_gap:g} µs", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def write_table(acc: dict[str, float], path: Path) -> Path:
@@ -161,10 +152,7 @@ def device_figures(out: Path, total_on: float = 40.0) -> list[Path]:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    effects = out / "ctf_effects.png"
-    fig.savefig(effects, dpi=80)
-    plt.close(fig)
+    effects = save_figure(fig, out / "ctf_effects.png", dpi=80)
 
     from .ctf import T_GAPS
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -196,10 +184,7 @@ def device_figures(out: Path, total_on: float = 40.0) -> list[Path]:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    calib = out / "ctf_calibration.png"
-    fig.savefig(calib, dpi=80)
-    plt.close(fig)
+    calib = save_figure(fig, out / "ctf_calibration.png", dpi=80)
     return [effects, calib]
 
 

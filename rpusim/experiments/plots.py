@@ -11,6 +11,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
+def save_figure(fig, path: Path, dpi: int = 120) -> Path:
+    """Lay out, save as PNG and close a figure; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
 def read_metrics(run_dir: Path) -> list[dict]:
     with open(Path(run_dir) / "metrics.csv") as f:
         return list(csv.DictReader(f))
@@ -33,10 +40,7 @@ def learning_curves(runs: dict[str, Path], metric: str, path: Path, title: str =
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _label(metric: str) -> str:
@@ -64,10 +68,7 @@ def heatmap(values: list[list[float]], row_key: str, row_values: list, col_key: 
                     color="white" if np.isfinite(data[i, j]) and data[i, j] > middle else "black")
     fig.colorbar(im, ax=ax, label=_label(metric))
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def metric_vs_value(xs: list, ys: list[float], key: str, metric: str, path: Path, title: str = "") -> Path:
@@ -79,7 +80,4 @@ def metric_vs_value(xs: list, ys: list[float], key: str, metric: str, path: Path
     ax.set_ylabel(_label(metric))
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
