@@ -1,6 +1,8 @@
 """Shared machinery of analog layers: the array, its context parameter and weight access."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -24,6 +26,15 @@ class AnalogLayerBase(nn.Module):
             self.bias = nn.Parameter(torch.zeros(out_size))
         else:
             self.register_parameter("bias", None)
+
+    def _program_uniform(self, fan_in: int) -> None:
+        """Initialise like torch's layers (weights and bias uniform in ±1/sqrt(fan_in)) and program it."""
+        bound = 1 / math.sqrt(fan_in)
+        out_size, in_size = self.array.out_size, self.array.in_size - int(self.analog_bias)
+        w = torch.empty(out_size, in_size).uniform_(-bound, bound)
+        has_bias = self.analog_bias or self.bias is not None
+        b = torch.empty(out_size).uniform_(-bound, bound) if has_bias else None
+        self.set_weights(w, b)
 
     def analog_forward(self, x: Tensor) -> Tensor:
         """W·x (+ b) for a batch of row vectors x (B × in)."""

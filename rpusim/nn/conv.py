@@ -25,9 +25,6 @@ image of height 1.
 """
 from __future__ import annotations
 
-import math
-
-import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
@@ -61,10 +58,7 @@ class AnalogConv2d(AnalogLayerBase):
             raise ValueError("AnalogConv2d: kernel_size, stride, dilation must be >= 1 and padding >= 0")
         fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
         self._init_analog(out_channels, fan_in, bias, rpu_config)
-        bound = 1 / math.sqrt(fan_in)   # what nn.Conv2d's default initialisation amounts to
-        w = torch.empty(out_channels, fan_in).uniform_(-bound, bound)
-        b = torch.empty(out_channels).uniform_(-bound, bound) if bias else None
-        self.set_weights(w, b)
+        self._program_uniform(fan_in)
 
     def _resolve_padding(self, padding) -> tuple[int, int]:
         if padding == "valid":

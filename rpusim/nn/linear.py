@@ -7,9 +7,6 @@ the devices, clipped to their bounds.
 """
 from __future__ import annotations
 
-import math
-
-import torch
 from torch import Tensor, nn
 
 from ..tile import RPUConfig
@@ -27,10 +24,7 @@ class AnalogLinear(AnalogLayerBase):
                              f"got {in_features}, {out_features}")
         self.in_features, self.out_features = in_features, out_features
         self._init_analog(out_features, in_features, bias, rpu_config)
-        bound = 1 / math.sqrt(in_features)
-        w = torch.empty(out_features, in_features).uniform_(-bound, bound)
-        b = torch.empty(out_features).uniform_(-bound, bound) if bias else None
-        self.set_weights(w, b)
+        self._program_uniform(in_features)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] != self.in_features:

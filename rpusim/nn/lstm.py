@@ -17,8 +17,6 @@ A float ``nn.LSTM`` converts with :meth:`AnalogLSTM.from_digital`: the array get
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
@@ -40,10 +38,7 @@ class AnalogLSTMCell(AnalogLayerBase):
                              f"got {input_size}, {hidden_size}")
         self.input_size, self.hidden_size = input_size, hidden_size
         self._init_analog(4 * hidden_size, input_size + hidden_size, bias, rpu_config)
-        bound = 1 / math.sqrt(hidden_size)
-        w = torch.empty(4 * hidden_size, input_size + hidden_size).uniform_(-bound, bound)
-        b = torch.empty(4 * hidden_size).uniform_(-bound, bound) if bias else None
-        self.set_weights(w, b)
+        self._program_uniform(hidden_size)
 
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
         """(hₜ, cₜ) from xₜ (B × x) and (hₜ₋₁, cₜ₋₁) (B × h each; zeros when None)."""
