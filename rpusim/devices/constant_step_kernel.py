@@ -5,21 +5,23 @@ rows × columns instead of a gather, a dozen tensor operations and a scatter:
 
     w ← clip(w + n_up·Δw_up − n_down·Δw_down + σ_c2c·sqrt(n_up·Δw_up² + n_down·Δw_down²)·ξ)
 
-for every device of each weight, ξ ~ N(0, 1) from numba's generator seeded from the tile's
-torch generator (reproducible, resumable).
+for every device of each weight, ξ ~ N(0, 1) from :mod:`rpusim.numba_random`, seeded from
+the tile's torch generator (reproducible, resumable).
 """
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from numba import njit
+
+from ..numba_random import normal_pair, seeded_state
 
 
 @njit(cache=True)
 def _constant_steps_at(w, dw_up, dw_down, w_max, w_min, rows, cols, n_up, n_down, sigma, seed):
-    np.random.seed(seed)
+    rng = seeded_state(seed)
+    spare, have_spare = 0.0, False
     for k in range(w.shape[0]):
         for a in range(rows.size):
             j = rows[a]
@@ -33,7 +35,12 @@ def _constant_steps_at(w, dw_up, dw_down, w_max, w_min, rows, cols, n_up, n_down
                 down = nd * dw_down[k, j, i]
                 v = w[k, j, i] + up - down
                 if sigma > 0.0:
-                    v += sigma * math.sqrt(up * dw_up[k, j, i] + down * dw_down[k, j, i]) * np.random.standard_normal()
+                    if have_spare:
+                        xi, have_spare = spare, False
+                    else:
+                        xi, spare = normal_pair(rng)
+                        have_spare = True
+                    v += sigma * math.sqrt(up * dw_up[k, j, i] + down * dw_down[k, j, i]) * xi
                 w[k, j, i] = min(max(v, w_min[k, j, i]), w_max[k, j, i])
 
 

@@ -2,8 +2,9 @@
 
 The B·BL time slots of an update are packed into 64-bit words per line, separately for
 slots where the line's value is positive and negative. Column i fires in slot (b, t) with
-probability p_bi, drawn as a Bernoulli process: by geometric skipping for sparse trains
-(one random number per pulse instead of per slot), slot by slot for dense ones (p > 1/4). A cross-point's coincidences are
+probability p_bi, drawn as a Bernoulli process: slot by slot from 32-bit halves of
+xoshiro256** words for short or dense trains, by geometric skipping (one random number per
+pulse instead of per slot) for long sparse ones. A cross-point's coincidences are
 then popcounts of ANDed words:
 
     n_down_ij = popcount(X⁺_i & D⁺_j) + popcount(X⁻_i & D⁻_j)    (sign(x·δ) > 0: step down)
@@ -12,14 +13,16 @@ then popcounts of ANDed words:
 for the rows and columns that fired at all. The counts have exactly the distribution of
 :func:`.pulsed_update.coincidence_counts` (the GEMM form used on other devices), at a
 cost of one pass over the fired rows × columns instead of B·BL random draws per line and
-two dense matrix products. The random stream is numba's, seeded from the tile's torch
-generator at every call, so runs stay reproducible and resumable.
+two dense matrix products. The random stream (:mod:`rpusim.numba_random`) is seeded from
+the tile's torch generator at every call, so runs stay reproducible and resumable.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 from numba import njit, uint64
+
+from ..numba_random import next_u64, seeded_state, uniform
 
 _M1, _M2, _M4, _H01 = (uint64(0x5555555555555555), uint64(0x3333333333333333),
                        uint64(0x0F0F0F0F0F0F0F0F), uint64(0x0101010101010101))
@@ -34,56 +37,65 @@ def _popcount(v):
 
 
 @njit(cache=True)
-def _pack_line_pulses(p, s, bl, limits, pos, neg, fired):
-    """Draw the pulse trains of every line (B × n probabilities p, signs s) into pos/neg words.
+def _pack_line_pulses(pt, st, bl, limits, pos, neg, fired, rng):
+    """Draw the pulse trains of every line (n × B probabilities pt, signs st) into pos/neg words.
 
     Sample b occupies slots b·bl … b·bl + limits[b] − 1 (limits[b] < bl under BL management).
+    Short trains compare one 32-bit half of a random word per slot (resolution 2⁻³²); long,
+    sparse ones skip geometrically from pulse to pulse (one logarithm per pulse).
     """
-    n_samples, n = p.shape
-    for b in range(n_samples):
-        limit = limits[b]
-        for i in range(n):
-            q = p[b, i]
+    n, n_samples = pt.shape
+    for i in range(n):
+        for b in range(n_samples):
+            q = pt[i, b]
             if not q > 0.0:
                 continue
-            words = pos if s[b, i] > 0 else neg
+            limit = limits[b]
+            words = pos if st[i, b] > 0 else neg
             base = b * bl
-            if q > 0.25:  # dense train: one draw per slot is cheaper than skipping
+            if limit <= 64 or q > 0.05:
+                threshold = uint64(min(q, 1.0) * 4294967296.0)
+                r = uint64(0)
                 for t in range(limit):
-                    if np.random.random() < q:
+                    if t & 1 == 0:
+                        r = next_u64(rng)
+                        u = r >> uint64(32)
+                    else:
+                        u = r & uint64(0xFFFFFFFF)
+                    if u < threshold:
                         k = base + t
                         words[i, k >> 6] |= uint64(1) << uint64(k & 63)
                         fired[i] = True
                 continue
             inv_log = 1.0 / np.log1p(-q)
-            t = _skip(inv_log, 0, limit)
+            t = _skip(inv_log, 0, limit, rng)
             while t < limit:
                 k = base + t
                 words[i, k >> 6] |= uint64(1) << uint64(k & 63)
                 fired[i] = True
-                t = _skip(inv_log, t + 1, limit)
+                t = _skip(inv_log, t + 1, limit, rng)
 
 
 @njit(cache=True, inline="always")
-def _skip(inv_log, t, limit):
+def _skip(inv_log, t, limit, rng):
     """Next firing slot at or after t (geometric skip, inv_log = 1/log(1 − q)), or ``limit``; the
     skip is compared as a float first, since for tiny q it is far beyond any integer range."""
-    g = np.log(1.0 - np.random.random()) * inv_log
+    g = np.log(1.0 - uniform(rng)) * inv_log
     return limit if g >= limit - t else t + int(g)
 
 
 @njit(cache=True)
-def _draw_trains(px, sx, pd, sd, bl, limits, seed):
-    np.random.seed(seed)
-    n_words = (px.shape[0] * bl + 63) // 64
-    xpos = np.zeros((px.shape[1], n_words), np.uint64)
-    xneg = np.zeros((px.shape[1], n_words), np.uint64)
-    dpos = np.zeros((pd.shape[1], n_words), np.uint64)
-    dneg = np.zeros((pd.shape[1], n_words), np.uint64)
-    xfired = np.zeros(px.shape[1], np.bool_)
-    dfired = np.zeros(pd.shape[1], np.bool_)
-    _pack_line_pulses(px, sx, bl, limits, xpos, xneg, xfired)
-    _pack_line_pulses(pd, sd, bl, limits, dpos, dneg, dfired)
+def _draw_trains(pxt, sxt, pdt, sdt, bl, limits, seed):
+    rng = seeded_state(seed)
+    n_words = (pxt.shape[1] * bl + 63) // 64
+    xpos = np.zeros((pxt.shape[0], n_words), np.uint64)
+    xneg = np.zeros((pxt.shape[0], n_words), np.uint64)
+    dpos = np.zeros((pdt.shape[0], n_words), np.uint64)
+    dneg = np.zeros((pdt.shape[0], n_words), np.uint64)
+    xfired = np.zeros(pxt.shape[0], np.bool_)
+    dfired = np.zeros(pdt.shape[0], np.bool_)
+    _pack_line_pulses(pxt, sxt, bl, limits, xpos, xneg, xfired, rng)
+    _pack_line_pulses(pdt, sdt, bl, limits, dpos, dneg, dfired, rng)
     return xpos, xneg, dpos, dneg, xfired, dfired
 
 
@@ -112,8 +124,8 @@ def packed_coincidence_counts(px: torch.Tensor, sx: torch.Tensor, pd: torch.Tens
         slot_mask.sum(dim=1).to(torch.int64).numpy()  # BL management: sample b uses its first bl_b slots
     seed = int(torch.randint(0, 2**62, (1,), generator=gen))
     xpos, xneg, dpos, dneg, xf, df = _draw_trains(
-        px.contiguous().numpy(), sx.contiguous().numpy(), pd.contiguous().numpy(), sd.contiguous().numpy(),
-        bl, limits, seed)
+        px.T.contiguous().numpy(), sx.T.contiguous().numpy(), pd.T.contiguous().numpy(),
+        sd.T.contiguous().numpy(), bl, limits, seed)
     rows, cols = np.flatnonzero(df), np.flatnonzero(xf)
     n_up, n_down = _count(xpos, xneg, dpos, dneg, rows, cols)
     return (torch.from_numpy(rows), torch.from_numpy(cols), torch.from_numpy(n_up).to(px.dtype),
