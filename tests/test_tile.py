@@ -148,6 +148,38 @@ def test_bound_management_recovers_saturated_outputs():
     assert (clipped == 1.0).all()
 
 
+@pytest.mark.parametrize("io", [
+    dict(), dict(noise_management="none"), dict(inp_bits=0, out_bits=0), dict(out_bound=2.0),
+    dict(noise_management="constant", nm_constant=2.0), dict(out_bound=1.0, noise_management="none")])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_fused_periphery_equals_the_tensor_path(io, transposed, monkeypatch):
+    """The numba pass repeats the tensor operations in the same float32 order with the same
+    random numbers: identical up to float rounding (fused multiply-adds) of unquantised values."""
+    from rpusim.tile import periphery
+    io = IOConfig(inp_noise=0.02, inp_sto_round=True, out_sto_round=True, **io)
+    x, w = torch.randn(64, 50) * torch.rand(64, 1) * 3, torch.randn(50 if transposed else 30, 30 if transposed else 50) * 0.3
+    runs = []
+    for fused in (True, False):
+        monkeypatch.setattr(periphery, "_fusable", lambda *a, f=fused: f)
+        stats: dict = {}
+        runs.append((analog_mvm(x, w, io, torch.Generator().manual_seed(1), transposed, stats), stats))
+    torch.testing.assert_close(runs[0][0], runs[1][0], rtol=1e-5, atol=1e-5)
+    assert runs[0][1] == runs[1][1]
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_periphery_noise_has_the_configured_spread(fused, monkeypatch):
+    from rpusim.tile import periphery
+    monkeypatch.setattr(periphery, "_fusable", lambda *a: fused)
+    x, w = torch.rand(4000, 20), torch.randn(10, 20) * 0.1
+    clean = analog_mvm(x, w, IOConfig(out_noise=0.0, out_bits=0, inp_bits=0), None)
+    for key in ("out_noise", "inp_noise"):
+        io = IOConfig(out_bits=0, inp_bits=0, **{"out_noise": 0.0, key: 0.1})
+        err = (analog_mvm(x, w, io, torch.Generator().manual_seed(2)) - clean) / x.abs().amax(1, keepdim=True)
+        expected = 0.1 if key == "out_noise" else 0.1 * w.norm(dim=1).mean().item()
+        assert err.mean().abs() < 0.01 and err.std().item() == pytest.approx(expected, rel=0.1)
+
+
 def test_split_array_equals_one_tile():
     torch.manual_seed(0)
     one = AnalogArray(7, 9, RPUConfig.ideal())

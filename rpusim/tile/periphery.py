@@ -7,13 +7,17 @@ An analog matrix-vector product of a batch x (B × n) with the array W (m × n) 
 with s the noise-management scale (max|x| per sample for 'abs_max': Gokmen, Onen, Haensch
 2017) and, under bound management, doubled for each sample whose outputs saturated,
 repeating the pass for those samples only (aihwkit's iterative bound management).
+On the CPU (float32, no weight noise) a pass runs through the fused numba loops of
+:mod:`.periphery_kernel`; elsewhere through the tensor operations of :func:`_one_pass`.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from .config import IOConfig
+from .periphery_kernel import adc, dac
 
 
 def quantize(x: Tensor, bits: int, bound: float, stochastic: bool,
@@ -39,10 +43,13 @@ def _levels(v: Tensor, bits: int, stochastic: bool, gen) -> Tensor:
     return v.clamp_(-k, k)
 
 
-def _one_pass(x: Tensor, inv_scale: Tensor | None, w: Tensor, io: IOConfig, gen,
+def _one_pass(x: Tensor, scale: Tensor | None, abs_max: bool, w: Tensor, io: IOConfig, gen,
               transposed: bool) -> tuple[Tensor, Tensor]:
-    """One pass of the inputs x·inv_scale through the array; returns (y, per-sample saturated)."""
-    x_unit = x if inv_scale is None else x * inv_scale
+    """One pass of the inputs x/s through the array; returns (s·y, per-sample saturated).
+
+    (``abs_max`` is for the fused pass; here ``scale`` has been computed already.)
+    """
+    x_unit = x if scale is None else x * (1 / scale)
     if io.inp_bits > 0:  # DAC: y is computed on the integer levels, then scaled by the step
         res = 2 * io.inp_bound / (2**io.inp_bits - 2)
         x_unit = _levels(x_unit * (1 / res) if x_unit is x else x_unit.mul_(1 / res), io.inp_bits,
@@ -66,7 +73,47 @@ def _one_pass(x: Tensor, inv_scale: Tensor | None, w: Tensor, io: IOConfig, gen,
         y = _levels(y.mul_(1 / out_res), io.out_bits, io.out_sto_round, gen).mul_(out_res)
     else:
         y = y.clamp_(-io.out_bound, io.out_bound)
-    return y, saturated
+    return (y if scale is None else y.mul_(scale)), saturated
+
+
+def _fused_pass(x: Tensor, scale: Tensor, abs_max: bool, w: Tensor, io: IOConfig, gen,
+                transposed: bool) -> tuple[Tensor, Tensor]:
+    """:func:`_one_pass` through the numba kernels (float32 on the CPU, no weight noise).
+
+    ``scale`` (B × 1) is filled in with max|x| per sample when ``abs_max``.
+    """
+    res = 2 * io.inp_bound / (2**io.inp_bits - 2) if io.inp_bits > 0 else 1.0
+    s = scale.view(-1).numpy()
+    u_in = _draw(torch.rand, x.shape, gen, io.inp_sto_round and io.inp_bits > 0)
+    xi_in = _draw(torch.randn, x.shape, gen, io.inp_noise > 0)
+    x_unit = dac(x.detach().contiguous().numpy(), s, abs_max, np.float32(1 / res), _kmax(io.inp_bits),
+                 np.float32(io.inp_bound), u_in, np.float32(io.inp_noise / res), xi_in)
+    w = w.detach()
+    y = torch.from_numpy(x_unit) @ (w if transposed else w.T)
+    out_res = 2 * io.out_bound / (2**io.out_bits - 2) if io.out_bits > 0 else 1.0
+    xi_out = _draw(torch.randn, y.shape, gen, io.out_noise > 0)
+    u_out = _draw(torch.rand, y.shape, gen, io.out_sto_round and io.out_bits > 0)
+    saturated = np.empty(y.shape[0], np.bool_)
+    adc(y.numpy(), np.float32(res), s, np.float32(io.out_noise), xi_out, np.float32(io.out_bound),
+        np.float32(1 / out_res), np.float32(out_res), _kmax(io.out_bits), u_out, saturated)
+    return y, torch.from_numpy(saturated)
+
+
+_OFF = np.zeros((0, 0), np.float32)
+
+
+def _draw(sampler, shape, gen, on: bool) -> np.ndarray:
+    """Random numbers for a kernel from the tile's generator, or the empty array when off."""
+    return sampler(shape, generator=gen).numpy() if on else _OFF
+
+
+def _kmax(bits: int) -> int:
+    return 2 ** (bits - 1) - 1 if bits > 0 else 0
+
+
+def _fusable(x: Tensor, w: Tensor, io: IOConfig) -> bool:
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and w.dtype == torch.float32
+            and not io.w_noise)
 
 
 def nm_scale(x: Tensor, io: IOConfig, running: Tensor | None) -> Tensor | None:
@@ -90,8 +137,16 @@ def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, gen: torch.Generator | None,
     """
     if io.is_perfect:
         return x @ w if transposed else x @ w.T
-    scale = nm_scale(x, io, running)
-    y, sat = _one_pass(x, None if scale is None else 1 / scale, w, io, gen, transposed)
+    if _fusable(x, w, io):
+        one_pass = _fused_pass
+        abs_max = io.noise_management == "abs_max" or (io.noise_management == "average_abs_max" and running is None)
+        scale = torch.empty(x.shape[0], 1) if abs_max else nm_scale(x, io, running)
+        if scale is None:
+            scale = torch.ones(x.shape[0], 1)
+    else:
+        one_pass, abs_max = _one_pass, False
+        scale = nm_scale(x, io, running)
+    y, sat = one_pass(x, scale, abs_max, w, io, gen, transposed)
     n_first = n_final = int(sat.sum())
     if n_first and io.bound_management == "iterative":
         if scale is None:
@@ -99,7 +154,7 @@ def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, gen: torch.Generator | None,
         for _ in range(io.bm_max_iter):
             idx = sat.nonzero().squeeze(1)
             scale[idx] *= 2
-            y_i, sat_i = _one_pass(x[idx], 1 / scale[idx], w, io, gen, transposed)
+            y_i, sat_i = one_pass(x[idx], scale[idx], False, w, io, gen, transposed)
             y[idx] = y_i
             sat = sat.clone()
             sat[idx] = sat_i
@@ -110,4 +165,4 @@ def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, gen: torch.Generator | None,
         stats["mvms"] = stats.get("mvms", 0) + x.shape[0]
         stats["saturated"] = stats.get("saturated", 0) + n_first
         stats["saturated_final"] = stats.get("saturated_final", 0) + n_final
-    return y if scale is None else y.mul_(scale)
+    return y
