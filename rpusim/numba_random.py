@@ -25,7 +25,8 @@ def _rotl(x, k):
 
 @njit(cache=True)
 def seeded_state(seed):
-    """4 words of xoshiro256** state from one integer seed (splitmix64 expansion)."""
+    """4 words of xoshiro256** state from one integer seed (splitmix64 expansion); kernels copy
+    them into local variables and advance them with :func:`step`."""
     s = np.empty(4, np.uint64)
     z = uint64(seed)
     for i in range(4):
@@ -38,30 +39,34 @@ def seeded_state(seed):
 
 
 @njit(cache=True, inline="always")
-def next_u64(s):
-    result = _rotl(s[1] * uint64(5), 7) * uint64(9)
-    t = s[1] << uint64(17)
-    s[2] ^= s[0]
-    s[3] ^= s[1]
-    s[1] ^= s[2]
-    s[0] ^= s[3]
-    s[2] ^= t
-    s[3] = _rotl(s[3], 45)
-    return result
+def step(s0, s1, s2, s3):
+    """xoshiro256** on a state held in four local variables (kept in registers by the compiler,
+    unlike an array that may alias the kernel's output): (output, new state)."""
+    result = _rotl(s1 * uint64(5), 7) * uint64(9)
+    t = s1 << uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    return result, s0, s1, s2, s3
 
 
 @njit(cache=True, inline="always")
-def uniform(s):
-    return float(next_u64(s) >> uint64(11)) * _U53
+def to_uniform(r):
+    return float(r >> uint64(11)) * _U53
 
 
 @njit(cache=True, inline="always")
-def normal_pair(s):
-    """Two independent N(0, 1) draws (Marsaglia's polar method)."""
+def normal_pair(s0, s1, s2, s3):
+    """Two independent N(0, 1) draws (Marsaglia's polar method): (a, b, new state)."""
     while True:
-        a = 2.0 * uniform(s) - 1.0
-        b = 2.0 * uniform(s) - 1.0
-        r = a * a + b * b
-        if 0.0 < r < 1.0:
-            f = math.sqrt(-2.0 * math.log(r) / r)
-            return a * f, b * f
+        r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        a = 2.0 * to_uniform(r) - 1.0
+        r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        b = 2.0 * to_uniform(r) - 1.0
+        q = a * a + b * b
+        if 0.0 < q < 1.0:
+            f = math.sqrt(-2.0 * math.log(q) / q)
+            return a * f, b * f, s0, s1, s2, s3

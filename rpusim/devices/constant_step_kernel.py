@@ -21,6 +21,7 @@ from ..numba_random import normal_pair, seeded_state
 @njit(cache=True)
 def _constant_steps_at(w, dw_up, dw_down, w_max, w_min, rows, cols, n_up, n_down, sigma, seed):
     rng = seeded_state(seed)
+    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     spare, have_spare = 0.0, False
     for k in range(w.shape[0]):
         for a in range(rows.size):
@@ -38,7 +39,7 @@ def _constant_steps_at(w, dw_up, dw_down, w_max, w_min, rows, cols, n_up, n_down
                     if have_spare:
                         xi, have_spare = spare, False
                     else:
-                        xi, spare = normal_pair(rng)
+                        xi, spare, s0, s1, s2, s3 = normal_pair(s0, s1, s2, s3)
                         have_spare = True
                     v += sigma * math.sqrt(up * dw_up[k, j, i] + down * dw_down[k, j, i]) * xi
                 w[k, j, i] = min(max(v, w_min[k, j, i]), w_max[k, j, i])

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from numba import njit, uint64
 
-from ..numba_random import next_u64, seeded_state, uniform
+from ..numba_random import seeded_state, step, to_uniform
 
 _M1, _M2, _M4, _H01 = (uint64(0x5555555555555555), uint64(0x3333333333333333),
                        uint64(0x0F0F0F0F0F0F0F0F), uint64(0x0101010101010101))
@@ -41,9 +41,10 @@ def _pack_line_pulses(pt, st, bl, limits, pos, neg, fired, rng):
     """Draw the pulse trains of every line (n × B probabilities pt, signs st) into pos/neg words.
 
     Sample b occupies slots b·bl … b·bl + limits[b] − 1 (limits[b] < bl under BL management).
-    Short trains compare one 32-bit half of a random word per slot (resolution 2⁻³²); long,
-    sparse ones skip geometrically from pulse to pulse (one logarithm per pulse).
+    Short or dense trains compare one 32-bit half of a random word per slot (resolution 2⁻³²);
+    long, sparse ones skip geometrically from pulse to pulse (one logarithm per pulse).
     """
+    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     n, n_samples = pt.shape
     for i in range(n):
         for b in range(n_samples):
@@ -51,37 +52,43 @@ def _pack_line_pulses(pt, st, bl, limits, pos, neg, fired, rng):
             if not q > 0.0:
                 continue
             limit = limits[b]
-            words = pos if st[i, b] > 0 else neg
+            positive = st[i, b] > 0
             base = b * bl
             if limit <= 64 or q > 0.05:
                 threshold = uint64(min(q, 1.0) * 4294967296.0)
-                r = uint64(0)
-                for t in range(limit):
-                    if t & 1 == 0:
-                        r = next_u64(rng)
-                        u = r >> uint64(32)
-                    else:
-                        u = r & uint64(0xFFFFFFFF)
-                    if u < threshold:
-                        k = base + t
-                        words[i, k >> 6] |= uint64(1) << uint64(k & 63)
+                k = base
+                end = base + limit
+                while k < end:  # 64 slots at most per word of the line
+                    w_end = min(end, (k | 63) + 1)
+                    acc = uint64(0)
+                    while k < w_end:
+                        r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+                        acc |= uint64((r >> uint64(32)) < threshold) << uint64(k & 63)
+                        if k + 1 < w_end:
+                            acc |= uint64((r & uint64(0xFFFFFFFF)) < threshold) << uint64((k + 1) & 63)
+                        k = min(k + 2, w_end)
+                    if acc:
+                        if positive:
+                            pos[i, (w_end - 1) >> 6] |= acc
+                        else:
+                            neg[i, (w_end - 1) >> 6] |= acc
                         fired[i] = True
                 continue
             inv_log = 1.0 / np.log1p(-q)
-            t = _skip(inv_log, 0, limit, rng)
-            while t < limit:
+            t = -1
+            while True:  # geometric skips: the next firing slot after t
+                r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+                g = np.log(1.0 - to_uniform(r)) * inv_log
+                if g >= limit - 1 - t:  # compared as a float: for tiny q, g is beyond any integer
+                    break
+                t += 1 + int(g)
                 k = base + t
-                words[i, k >> 6] |= uint64(1) << uint64(k & 63)
+                if positive:
+                    pos[i, k >> 6] |= uint64(1) << uint64(k & 63)
+                else:
+                    neg[i, k >> 6] |= uint64(1) << uint64(k & 63)
                 fired[i] = True
-                t = _skip(inv_log, t + 1, limit, rng)
-
-
-@njit(cache=True, inline="always")
-def _skip(inv_log, t, limit, rng):
-    """Next firing slot at or after t (geometric skip, inv_log = 1/log(1 − q)), or ``limit``; the
-    skip is compared as a float first, since for tiny q it is far beyond any integer range."""
-    g = np.log(1.0 - uniform(rng)) * inv_log
-    return limit if g >= limit - t else t + int(g)
+    rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
 
 
 @njit(cache=True)
