@@ -81,6 +81,30 @@ def test_bl_management_uses_fewer_pulses_for_small_updates():
     assert plan_pulses(x, d * 100, 0.01, 0.001, UpdateConfig(bl=10, bl_management=True)).bl == 10
 
 
+@pytest.mark.parametrize("management", [{}, {"update_management": True},
+                                        {"update_management": True, "bl_management": True}])
+def test_cpu_kernel_plans_the_pulses_of_plan_pulses(management):
+    """The numba fast path computes the same probabilities, slots and clip counts as the reference."""
+    from rpusim.tile.bit_counts import _plan
+    from rpusim.tile.pulsed_update import plan_pulses
+    g = torch.Generator().manual_seed(0)
+    x, d = torch.randn(40, 12, generator=g), torch.randn(40, 5, generator=g) * 0.3
+    x[3], d[7] = 0, 0  # samples that fire nothing
+    cfg = UpdateConfig(bl=31, **management)
+    cx, cd, limits, bases, stride, active, total, clipped = _plan(
+        x.numpy(), d.numpy(), 0.05, 0.001, cfg.bl, cfg.update_management, cfg.bl_management)
+    keep = torch.ones(40, dtype=torch.bool)
+    keep[[3, 7]] = False
+    plan = plan_pulses(x[keep], d[keep], 0.05, 0.001, cfg)
+    ref_limits = plan.slot_mask.sum(1) if plan.slot_mask is not None else torch.full((38,), cfg.bl)
+    assert (limits[[3, 7]] == 0).all() and limits[keep.numpy()].tolist() == ref_limits.long().tolist()
+    assert stride == plan.bl and active == 38 and total == plan.total and clipped == plan.clipped
+    torch.testing.assert_close(torch.from_numpy(cx[keep.numpy()])[:, None].float().mul(x[keep].abs()).clamp(max=1),
+                               plan.px, rtol=1e-5, atol=1e-6, check_dtype=False)
+    torch.testing.assert_close(torch.from_numpy(cd[keep.numpy()])[:, None].float().mul(d[keep].abs()).clamp(max=1),
+                               plan.pd, rtol=1e-5, atol=1e-6, check_dtype=False)
+
+
 def test_clipped_probabilities_are_counted():
     cfg = RPUConfig(update=UpdateConfig(bl=10))
     tile = AnalogTile(3, 4, cfg, seed=0)

@@ -1,6 +1,8 @@
-"""Coincidence counting with packed pulse trains (CPU, numba): the fast update's counting step.
+"""The fast update on the CPU (numba): pulse probabilities, packed pulse trains, coincidence counts.
 
-The B·BL time slots of an update are packed into 64-bit words per line, separately for
+The probabilities are those of :func:`.pulsed_update.plan_pulses` (update and BL management
+included), computed per sample in the same pass that finds max|x| and max|δ|; samples with
+x = 0 or δ = 0 get no slots. The B·BL time slots of an update are packed into 64-bit words per line, separately for
 slots where the line's value is positive and negative. Column i fires in slot (b, t) with
 probability p_bi, drawn as a Bernoulli process: slot by slot from 32-bit halves of
 xoshiro256** words for short or dense trains, by geometric skipping (one random number per
@@ -17,6 +19,8 @@ two dense matrix products. The random stream (:mod:`rpusim.numba_random`) is see
 the tile's torch generator at every call, so runs stay reproducible and resumable.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -37,23 +41,67 @@ def _popcount(v):
 
 
 @njit(cache=True)
-def _pack_line_pulses(pt, st, bl, limits, pos, neg, fired, rng):
-    """Draw the pulse trains of every line (n × B probabilities pt, signs st) into pos/neg words.
+def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
+    """Per-sample pulse scales (Cx, Cd), slots used and first slot, as :func:`.pulsed_update.plan_pulses`.
 
-    Sample b occupies slots b·bl … b·bl + limits[b] − 1 (limits[b] < bl under BL management).
+    Samples with x = 0 or δ = 0 fire nothing and get no slots. Returns (cx, cd, limits,
+    bases, slots per sample, probabilities drawn, probabilities clipped).
+    """
+    n_samples = x.shape[0]
+    cx = np.zeros(n_samples)
+    cd = np.zeros(n_samples)
+    limits = np.zeros(n_samples, np.int64)
+    bases = np.zeros(n_samples, np.int64)
+    stride = 1
+    for b in range(n_samples):
+        xmax = 0.0
+        for i in range(x.shape[1]):
+            xmax = max(xmax, abs(x[b, i]))
+        dmax = 0.0
+        for j in range(d.shape[1]):
+            dmax = max(dmax, abs(d[b, j]))
+        if xmax == 0.0 or dmax == 0.0:
+            continue
+        need = min(max(math.ceil(lr * xmax * dmax / dw_min), 1), bl) if bl_management else bl
+        c = math.sqrt(lr / (need * dw_min))
+        scale = math.sqrt(dmax / xmax) if update_management else 1.0
+        cx[b], cd[b] = c * scale, c / scale
+        limits[b] = need
+        stride = max(stride, need)
+    total = 0
+    clipped = 0
+    active = 0
+    for b in range(n_samples):
+        if limits[b] == 0:
+            continue
+        bases[b] = active * stride
+        active += 1
+        total += x.shape[1] + d.shape[1]
+        for i in range(x.shape[1]):
+            clipped += cx[b] * abs(x[b, i]) > 1.0
+        for j in range(d.shape[1]):
+            clipped += cd[b] * abs(d[b, j]) > 1.0
+    return cx, cd, limits, bases, stride, active, total, clipped
+
+
+@njit(cache=True)
+def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
+    """Draw the pulse train of every line i (probability c_b·|v_bi| per slot, sign of v_bi) into
+    pos/neg words: sample b occupies slots bases[b] … bases[b] + limits[b] − 1.
+
     Short or dense trains compare one 32-bit half of a random word per slot (resolution 2⁻³²);
     long, sparse ones skip geometrically from pulse to pulse (one logarithm per pulse).
     """
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
-    n, n_samples = pt.shape
+    n_samples, n = v.shape
     for i in range(n):
         for b in range(n_samples):
-            q = pt[i, b]
-            if not q > 0.0:
-                continue
             limit = limits[b]
-            positive = st[i, b] > 0
-            base = b * bl
+            q = c[b] * abs(v[b, i])
+            if limit == 0 or not q > 0.0:
+                continue
+            positive = v[b, i] > 0
+            base = bases[b]
             if limit <= 64 or q > 0.05:
                 threshold = uint64(min(q, 1.0) * 4294967296.0)
                 k = base
@@ -92,17 +140,17 @@ def _pack_line_pulses(pt, st, bl, limits, pos, neg, fired, rng):
 
 
 @njit(cache=True)
-def _draw_trains(pxt, sxt, pdt, sdt, bl, limits, seed):
+def _draw_trains(x, cx, d, cd, limits, bases, n_slots, seed):
     rng = seeded_state(seed)
-    n_words = (pxt.shape[1] * bl + 63) // 64
-    xpos = np.zeros((pxt.shape[0], n_words), np.uint64)
-    xneg = np.zeros((pxt.shape[0], n_words), np.uint64)
-    dpos = np.zeros((pdt.shape[0], n_words), np.uint64)
-    dneg = np.zeros((pdt.shape[0], n_words), np.uint64)
-    xfired = np.zeros(pxt.shape[0], np.bool_)
-    dfired = np.zeros(pdt.shape[0], np.bool_)
-    _pack_line_pulses(pxt, sxt, bl, limits, xpos, xneg, xfired, rng)
-    _pack_line_pulses(pdt, sdt, bl, limits, dpos, dneg, dfired, rng)
+    n_words = (n_slots + 63) // 64
+    xpos = np.zeros((x.shape[1], n_words), np.uint64)
+    xneg = np.zeros((x.shape[1], n_words), np.uint64)
+    dpos = np.zeros((d.shape[1], n_words), np.uint64)
+    dneg = np.zeros((d.shape[1], n_words), np.uint64)
+    xfired = np.zeros(x.shape[1], np.bool_)
+    dfired = np.zeros(d.shape[1], np.bool_)
+    _pack_line_pulses(x, cx, limits, bases, xpos, xneg, xfired, rng)
+    _pack_line_pulses(d, cd, limits, bases, dpos, dneg, dfired, rng)
     return xpos, xneg, dpos, dneg, xfired, dfired
 
 
@@ -124,16 +172,21 @@ def _count(xpos, xneg, dpos, dneg, rows, cols):
     return n_up, n_down
 
 
-def packed_coincidence_counts(px: torch.Tensor, sx: torch.Tensor, pd: torch.Tensor, sd: torch.Tensor,
-                              bl: int, slot_mask: torch.Tensor | None, gen: torch.Generator):
-    """(rows, cols, n_up, n_down) as in ``coincidence_counts``, by packed pulse trains."""
-    limits = np.full(px.shape[0], bl, np.int64) if slot_mask is None else \
-        slot_mask.sum(dim=1).to(torch.int64).numpy()  # BL management: sample b uses its first bl_b slots
+def packed_update_counts(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, cfg,
+                         gen: torch.Generator):
+    """Pulse probabilities, trains and coincidence counts of the update W += −lr·dᵀx in one go.
+
+    Returns (rows, cols, n_up, n_down, slots per sample, probabilities drawn, probabilities
+    clipped), with the counts as in :func:`.pulsed_update.coincidence_counts` and the
+    probabilities as in :func:`.pulsed_update.plan_pulses` (``cfg``: the UpdateConfig).
+    """
+    x = x.detach().contiguous().numpy()
+    d = d.detach().contiguous().numpy()
+    cx, cd, limits, bases, stride, active, total, clipped = _plan(
+        x, d, float(lr), float(dw_min), cfg.bl, cfg.update_management, cfg.bl_management)
     seed = int(torch.randint(0, 2**62, (1,), generator=gen))
-    xpos, xneg, dpos, dneg, xf, df = _draw_trains(
-        px.T.contiguous().numpy(), sx.T.contiguous().numpy(), pd.T.contiguous().numpy(),
-        sd.T.contiguous().numpy(), bl, limits, seed)
+    xpos, xneg, dpos, dneg, xf, df = _draw_trains(x, cx, d, cd, limits, bases, active * stride, seed)
     rows, cols = np.flatnonzero(df), np.flatnonzero(xf)
     n_up, n_down = _count(xpos, xneg, dpos, dneg, rows, cols)
-    return (torch.from_numpy(rows), torch.from_numpy(cols), torch.from_numpy(n_up).to(px.dtype),
-            torch.from_numpy(n_down).to(px.dtype))
+    return (torch.from_numpy(rows), torch.from_numpy(cols), torch.from_numpy(n_up),
+            torch.from_numpy(n_down), stride, total, clipped)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from .config import RPUConfig
 from .periphery import analog_mvm
-from .bit_counts import packed_coincidence_counts
+from .bit_counts import packed_update_counts
 from .pulsed_update import coincidence_counts, exact_update, plan_pulses
 
 STAT_KEYS = ("mvms", "saturated", "saturated_final")
@@ -112,28 +112,30 @@ class AnalogTile(nn.Module):
             self._weight_cache = None
             return
         cfg = self.rpu_config.update
-        # samples with x = 0 or δ = 0 fire no coincidence (e.g. the 3 of 4 conv patches a
-        # max-pool passes no error to): leave them out before drawing pulse trains
-        if x.shape[0] > 1:
-            active = (x != 0).any(dim=1) & (d != 0).any(dim=1)
-            if not bool(active.all()):
-                x, d = x[active], d[active]
-                if x.shape[0] == 0:
-                    return
-        plan = plan_pulses(x, d, lr, self.device_model.nominal_dw_min, cfg)
-        self.stats["pulse_probs"] += plan.total
-        self.stats["pulse_probs_clipped"] += plan.clipped
         gen = self._gen()
-        if cfg.mode == "exact":
-            self.state.copy_(exact_update(self.state, plan, self.device_model, self.params, gen))
+        if cfg.mode == "fast" and (cfg.counting == "packed" or (cfg.counting == "auto" and x.device.type == "cpu")):
+            rows, cols, n_up, n_down, bl, total, clipped = packed_update_counts(
+                x, d, lr, self.device_model.nominal_dw_min, cfg, gen)
         else:
-            if cfg.counting == "packed" or (cfg.counting == "auto" and self.state.device.type == "cpu"):
-                rows, cols, n_up, n_down = packed_coincidence_counts(
-                    plan.px, plan.sx, plan.pd, plan.sd, plan.bl, plan.slot_mask, gen)
+            # samples with x = 0 or δ = 0 fire no coincidence (e.g. the 3 of 4 conv patches a
+            # max-pool passes no error to): leave them out before drawing pulse trains
+            if x.shape[0] > 1:
+                active = (x != 0).any(dim=1) & (d != 0).any(dim=1)
+                if not bool(active.all()):
+                    x, d = x[active], d[active]
+                    if x.shape[0] == 0:
+                        return
+            plan = plan_pulses(x, d, lr, self.device_model.nominal_dw_min, cfg)
+            total, clipped, bl = plan.total, plan.clipped, plan.bl
+            if cfg.mode == "exact":
+                self.state.copy_(exact_update(self.state, plan, self.device_model, self.params, gen))
+                rows = cols = None
             else:
                 rows, cols, n_up, n_down = coincidence_counts(plan, gen)
-            if rows.numel() and cols.numel():
-                self._apply_counts(rows, cols, n_up, n_down, plan.bl, gen)
+        self.stats["pulse_probs"] += total
+        self.stats["pulse_probs_clipped"] += clipped
+        if rows is not None and rows.numel() and cols.numel():
+            self._apply_counts(rows, cols, n_up, n_down, bl, gen)
         self._weight_cache = None
 
     def _apply_counts(self, rows, cols, n_up, n_down, bl, gen) -> None:
