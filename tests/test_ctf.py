@@ -137,6 +137,37 @@ def test_zero_counts_leave_cells_unchanged():
     assert torch.equal(out[0, 5:], w[0, 5:]) and (out[0, :5] > w[0, :5]).all()
 
 
+@pytest.mark.parametrize("beta", [1.0, 2.0])
+def test_fused_kernel_matches_apply_pulses_on_the_gathered_cells(beta):
+    shape, slots = (2, 30, 40), 100
+    rows, cols = torch.tensor([1, 4, 7, 29]), torch.tensor([0, 3, 39])
+    g = torch.Generator().manual_seed(3)
+    n_up = torch.randint(0, 30, (4, 3), generator=g).float()
+    n_down = torch.randint(0, 30, (4, 3), generator=g).float()
+    for quiet in (True, False):
+        dev = CTFDevice(beta=beta, **({"c2c_std": 0.0, "transient": 0.0} if quiet else {}))
+        p = dev.sample_params(shape, g)
+        w0 = dev.clip(0.2 * torch.randn(shape, generator=g), p)
+        sub = {k: v[:, rows[:, None], cols[None, :]] for k, v in p.items()}
+        fused, ref = [], []
+        for t in range(1 if quiet else 300):
+            w = w0.clone()
+            assert dev.apply_pulses_at(w, p, rows, cols, n_up, n_down, torch.Generator().manual_seed(t), slots)
+            untouched = torch.ones(shape, dtype=torch.bool)
+            untouched[:, rows[:, None], cols[None, :]] = False
+            assert torch.equal(w[untouched], w0[untouched])
+            fused.append(w[:, rows[:, None], cols[None, :]])
+            ref.append(dev.apply_pulses(w0[:, rows[:, None], cols[None, :]], n_up, n_down, sub,
+                                        torch.Generator().manual_seed(10_000 + t), slots))
+        fused, ref = torch.stack(fused), torch.stack(ref)
+        if quiet:
+            torch.testing.assert_close(fused, ref, rtol=1e-5, atol=1e-6)
+        else:
+            se = ref.std(0) / 300**0.5 + 1e-7
+            assert ((fused.mean(0) - ref.mean(0)).abs() < 5 * se).all()
+            assert ((fused.std(0) / (ref.std(0) + 1e-9) - 1).abs()[ref.std(0) > 1e-5] < 0.25).all()
+
+
 @pytest.mark.parametrize("n_slots,t_gap", [(10, 1.0), (100, 5.0), (1000, 100.0)])
 def test_compensation_restores_the_ideal_mean_update(n_slots, t_gap):
     rate = 0.05

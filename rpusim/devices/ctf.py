@@ -152,6 +152,17 @@ class CTFDevice(PulsedDevice):
             dw = dw * (1 + rel_std[total] * torch.randn(w.shape, generator=gen, device=w.device))
         return torch.where((up > 0) | (down > 0), self.clip(w + dw, p), w)
 
+    def apply_pulses_at(self, state, p, rows, cols, n_up, n_down, gen, slots=None) -> bool:
+        """:meth:`apply_pulses` in place on the fired rows × cols of the whole array (float32 on
+        the CPU: the numba kernel of :mod:`.ctf_kernel`); returns False elsewhere."""
+        if state.device.type != "cpu" or state.dtype != torch.float32:
+            return False
+        from .ctf_kernel import ctf_trains_at
+        top = int(max(n_up.max(), n_down.max())) if n_up.numel() else 0
+        mean, rel_std = self.train_tables(slots, top, torch.float64)
+        ctf_trains_at(state, p, rows, cols, n_up, n_down, mean, rel_std, self.t_prog, self.t_erase, self.beta, gen)
+        return True
+
     def train_tables(self, slots: int | None, top: int, dtype=torch.float32,
                      device="cpu") -> tuple[Tensor, Tensor]:
         """Per pulse count n: the mean effective time of a train (µs) and the relative std of its

@@ -74,7 +74,7 @@ class _LinearFamily(BoundedStepDevice):
         return self.clip(w_new, p)
 
 
-    def apply_pulses_at(self, state, p, rows, cols, n_up, n_down, gen) -> bool:
+    def apply_pulses_at(self, state, p, rows, cols, n_up, n_down, gen, slots=None) -> bool:
         """In place on the fired rows × cols of the whole array, where a fused kernel exists
         (γ = 0, float32 on the CPU); returns False to ask for the gather/apply/scatter path."""
         g_up, g_down = self.gammas()

@@ -140,7 +140,7 @@ class AnalogTile(nn.Module):
 
     def _apply_counts(self, rows, cols, n_up, n_down, bl, gen) -> None:
         fused = getattr(self.device_model, "apply_pulses_at", None)  # a device's in-place kernel
-        if fused is not None and fused(self.state, self.params, rows, cols, n_up, n_down, gen):
+        if fused is not None and fused(self.state, self.params, rows, cols, n_up, n_down, gen, bl):
             return
         if 2 * rows.numel() * cols.numel() >= self.out_size * self.in_size:
             # most cross-points fired: respond on the whole array (zero counts leave a cell unchanged)
