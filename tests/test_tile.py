@@ -91,14 +91,15 @@ def test_cpu_kernel_plans_the_pulses_of_plan_pulses(management):
     x, d = torch.randn(40, 12, generator=g), torch.randn(40, 5, generator=g) * 0.3
     x[3], d[7] = 0, 0  # samples that fire nothing
     cfg = UpdateConfig(bl=31, **management)
-    cx, cd, limits, bases, stride, active, total, clipped = _plan(
+    cx, cd, limits, bases, stride, n_slots, total, clipped = _plan(
         x.numpy(), d.numpy(), 0.05, 0.001, cfg.bl, cfg.update_management, cfg.bl_management)
     keep = torch.ones(40, dtype=torch.bool)
     keep[[3, 7]] = False
     plan = plan_pulses(x[keep], d[keep], 0.05, 0.001, cfg)
     ref_limits = plan.slot_mask.sum(1) if plan.slot_mask is not None else torch.full((38,), cfg.bl)
     assert (limits[[3, 7]] == 0).all() and limits[keep.numpy()].tolist() == ref_limits.long().tolist()
-    assert stride == plan.bl and active == 38 and total == plan.total and clipped == plan.clipped
+    assert stride == plan.bl and n_slots == ref_limits.sum() and total == plan.total and clipped == plan.clipped
+    assert bases[keep.numpy()].tolist() == (ref_limits.cumsum(0) - ref_limits).long().tolist()
     torch.testing.assert_close(torch.from_numpy(cx[keep.numpy()])[:, None].float().mul(x[keep].abs()).clamp(max=1),
                                plan.px, rtol=1e-5, atol=1e-6, check_dtype=False)
     torch.testing.assert_close(torch.from_numpy(cd[keep.numpy()])[:, None].float().mul(d[keep].abs()).clamp(max=1),

@@ -2,8 +2,9 @@
 
 The probabilities are those of :func:`.pulsed_update.plan_pulses` (update and BL management
 included), computed per sample in the same pass that finds max|x| and max|δ|; samples with
-x = 0 or δ = 0 get no slots. The B·BL time slots of an update are packed into 64-bit words per line, separately for
-slots where the line's value is positive and negative. Column i fires in slot (b, t) with
+x = 0 or δ = 0 get no slots. The time slots of an update (BL per sample, or BL_b under BL
+management, the samples' trains back to back) are packed into 64-bit words per line,
+separately for slots where the line's value is positive and negative. Column i fires in slot (b, t) with
 probability p_bi, drawn as a Bernoulli process: slot by slot from 32-bit halves of
 xoshiro256** words for short or dense trains, by geometric skipping (one random number per
 pulse instead of per slot) for long sparse ones. A cross-point's coincidences are
@@ -44,8 +45,9 @@ def _popcount(v):
 def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
     """Per-sample pulse scales (Cx, Cd), slots used and first slot, as :func:`.pulsed_update.plan_pulses`.
 
-    Samples with x = 0 or δ = 0 fire nothing and get no slots. Returns (cx, cd, limits,
-    bases, slots per sample, probabilities drawn, probabilities clipped).
+    Samples with x = 0 or δ = 0 fire nothing and get no slots. Returns (cx, cd, slots of each
+    sample, its first slot, most slots of a sample, slots in all, probabilities drawn,
+    probabilities clipped).
     """
     n_samples = x.shape[0]
     cx = np.zeros(n_samples)
@@ -70,18 +72,18 @@ def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
         stride = max(stride, need)
     total = 0
     clipped = 0
-    active = 0
+    n_slots = 0
     for b in range(n_samples):
         if limits[b] == 0:
             continue
-        bases[b] = active * stride
-        active += 1
+        bases[b] = n_slots  # samples' trains packed back to back: under BL management most are short
+        n_slots += limits[b]
         total += x.shape[1] + d.shape[1]
         for i in range(x.shape[1]):
             clipped += cx[b] * abs(x[b, i]) > 1.0
         for j in range(d.shape[1]):
             clipped += cd[b] * abs(d[b, j]) > 1.0
-    return cx, cd, limits, bases, stride, active, total, clipped
+    return cx, cd, limits, bases, stride, n_slots, total, clipped
 
 
 @njit(cache=True)
@@ -182,10 +184,10 @@ def packed_update_counts(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: fl
     """
     x = x.detach().contiguous().numpy()
     d = d.detach().contiguous().numpy()
-    cx, cd, limits, bases, stride, active, total, clipped = _plan(
+    cx, cd, limits, bases, stride, n_slots, total, clipped = _plan(
         x, d, float(lr), float(dw_min), cfg.bl, cfg.update_management, cfg.bl_management)
     seed = int(torch.randint(0, 2**62, (1,), generator=gen))
-    xpos, xneg, dpos, dneg, xf, df = _draw_trains(x, cx, d, cd, limits, bases, active * stride, seed)
+    xpos, xneg, dpos, dneg, xf, df = _draw_trains(x, cx, d, cd, limits, bases, n_slots, seed)
     rows, cols = np.flatnonzero(df), np.flatnonzero(xf)
     n_up, n_down = _count(xpos, xneg, dpos, dneg, rows, cols)
     return (torch.from_numpy(rows), torch.from_numpy(cols), torch.from_numpy(n_up),
