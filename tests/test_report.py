@@ -88,3 +88,17 @@ def test_report_of_several_folders_labels_by_folder_and_fails_cleanly(tmp_path):
     assert empty.exit_code == 2 and "no run directories" in empty.stderr
     missing = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "no such folder" in missing.stderr
+
+
+def test_learning_curves_draw_bars_for_one_epoch_runs(tmp_path):
+    from rpusim.experiments.plots import learning_curves
+    runs = {}
+    for name, epochs in (("a", 1), ("b", 1), ("c", 3)):
+        run = tmp_path / name
+        run.mkdir()
+        lines = ["epoch,test_error"] + [f"{e},{90 - 10 * e}" for e in range(epochs + 1)]
+        (run / "metrics.csv").write_text("\n".join(lines) + "\n")
+        runs[name] = run
+    one_epoch = learning_curves({k: runs[k] for k in "ab"}, "test_error", tmp_path / "bars.png")
+    lines = learning_curves(runs, "test_error", tmp_path / "lines.png")
+    assert one_epoch.stat().st_size > 1000 and lines.stat().st_size > 1000

@@ -25,21 +25,40 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 def learning_curves(runs: dict[str, Path], metric: str, path: Path, title: str = "",
                     log_y: bool = False) -> Path:
-    """One line per run of ``metric`` vs epoch, saved as PNG at ``path``."""
+    """One line per run of ``metric`` vs epoch, saved as PNG at ``path``; when no run has more
+    than one epoch, one bar per run of its final value instead (a line would join two points)."""
+    rows = {label: read_metrics(run_dir) for label, run_dir in runs.items()}
+    if all(len(r) <= 2 for r in rows.values()):
+        return _final_bars(rows, metric, path, title, log_y)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, run_dir in runs.items():
-        rows = read_metrics(run_dir)
-        epochs = [int(r["epoch"]) for r in rows]
-        values = [float(r[metric]) for r in rows]
-        ax.plot(epochs, values, marker="o", ms=3, label=label)
+    for label, run_rows in rows.items():
+        ax.plot([int(r["epoch"]) for r in run_rows], [float(r[metric]) for r in run_rows],
+                marker="o", ms=3, label=label)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel(metric.replace("_", " ") + (" (%)" if metric.endswith("error") else ""))
+    ax.set_ylabel(_label(metric))
     if log_y:
         ax.set_yscale("log")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def _final_bars(rows: dict[str, list[dict]], metric: str, path: Path, title: str, log_y: bool) -> Path:
+    labels = list(rows)
+    values = [float(r[-1][metric]) for r in rows.values()]
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(labels) + 1), 4))
+    bars = ax.bar(range(len(labels)), values)
+    for bar, v in zip(bars, values):
+        ax.text(bar.get_x() + bar.get_width() / 2, v, f"{v:.3g}", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 5 else 0, ha="right" if len(labels) > 5 else "center")
+    epoch = max(int(r[-1]["epoch"]) for r in rows.values())
+    ax.set_ylabel(_label(metric) + f" after epoch {epoch}")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
     return save_figure(fig, path)
 
 
