@@ -68,12 +68,13 @@ def run(
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
     resume: bool = typer.Option(False, "--resume", help="continue unfinished runs from their checkpoints"),
     preset: Optional[str] = typer.Option(None, "--preset", help="preset of the experiment (e.g. quick)"),
-    variants: Optional[str] = typer.Option(None, "--variants", help="comma-separated variants (default: all)"),
+    variants: Optional[str] = typer.Option(None, "--variants", help="comma-separated variants, or all (default: the experiment's default set)"),
 ) -> None:
     """Run an experiment: each variant trains into OUT/EXPERIMENT/VARIANT, then a table and a plot."""
     from .data import DataError
     from .experiments import (TrainingDiverged, get_experiment, load_run_config, parse_set,
                               run_configs, variant_configs)
+    from .experiments.runner import draw_figures
     from .experiments.config import RunConfig, deep_merge
     try:
         exp = get_experiment(experiment)
@@ -93,6 +94,7 @@ def run(
         _fail(str(err))
     try:
         results = run_configs(exp.name, configs, out / exp.name, resume=resume, claims=exp.claims)
+        draw_figures(exp, out / exp.name, typer.echo)
     except ConfigError as err:
         _fail(str(err))
     except (TrainingDiverged, DataError, FileNotFoundError) as err:

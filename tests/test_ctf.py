@@ -235,3 +235,13 @@ def test_study_figures_from_run_summaries(tmp_path):
     paths = study_figures(tmp_path, "test")
     assert {p.name for p in paths} == {"accuracy.csv", "heatmap.png", "curves_chosen.png", "ablation.png"}
     assert "N1000-gap100-comp,88.00" in (tmp_path / "accuracy.csv").read_text()
+
+
+def test_run_draws_the_study_figures(tmp_path):
+    from rpusim.experiments import get_experiment
+    from rpusim.experiments.runner import run_experiment
+    exp = get_experiment("ctf-mnist")
+    assert exp.variant_names(["all"]) == list(exp.variants)
+    run_experiment(exp, tmp_path, variants=["fp", "N10-gap1", "N10-gap1-comp"], preset="quick",
+                   overrides={"data": {"train_limit": 20, "test_limit": 20}}, log=lambda *a: None)
+    assert (tmp_path / "heatmap.png").exists() and (tmp_path / "accuracy.csv").read_text().count("\n") == 4

@@ -13,7 +13,9 @@ probabilities stay the same, the update noise falls as 1/N).
 * ``run_study``: trains them one after another (resumable) and writes ``results.csv``/
   ``results.json``, heat maps and learning curves (:mod:`.ctf_plots`).
 
-``rpusim run ctf-mnist`` / ``ctf-fashion`` run the named variants (a few grid points).
+``rpusim run ctf-mnist`` / ``ctf-fashion`` run the named variants (a few grid points);
+``--preset study --variants all`` runs the whole grid and the ablation at the study's budget
+and draws the heat maps, curves and ablation plot (as ``run_study`` does).
 """
 from __future__ import annotations
 
@@ -114,6 +116,11 @@ def run_study(out: str | Path, datasets=tuple(DATASETS), ablation_on=("mnist",),
         study_figures(Path(out) / DATASETS[ds], DATASETS[ds])
 
 
+def _study_figures(out: Path, name: str) -> list[Path]:
+    from .ctf_plots import study_figures
+    return study_figures(out, name)
+
+
 _NAMED = ("fp", "N10-gap1", "N10-gap100", "N100-gap5", "N1000-gap1", "N1000-gap100", "N100-gap5-comp",
           "N1000-gap5-comp")
 for _ds, _name in DATASETS.items():
@@ -130,4 +137,5 @@ for _ds, _name in DATASETS.items():
                 "N1000-gap100": "N ≈ 1000: close to software level whatever t_gap [paper]",
                 "N100-gap5": "N < 500: accuracy depends on t_gap [paper]",
                 "N100-gap5-comp": "compensation reduces the error [paper]"},
-        paper="Shrivastava et al. 2024, arXiv 2402.09792"))
+        paper="Shrivastava et al. 2024, arXiv 2402.09792",
+        figures=lambda out, name=_name: _study_figures(out, name)))

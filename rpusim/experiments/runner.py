@@ -65,4 +65,12 @@ def run_experiment(exp: Experiment, out: str | Path, variants: list[str] | None 
                    preset: str | None = None, overrides: dict | None = None, seed: int | None = None,
                    resume: bool = False, progress: bool | None = None, log=print) -> list[dict]:
     configs = variant_configs(exp, variants, preset, overrides, seed)
-    return run_configs(exp.name, configs, Path(out), resume, progress, exp.claims, log)
+    results = run_configs(exp.name, configs, Path(out), resume, progress, exp.claims, log)
+    draw_figures(exp, Path(out), log)
+    return results
+
+
+def draw_figures(exp: Experiment, out: Path, log=print) -> None:
+    """The experiment's own figures (if it has any) from the results in ``out``."""
+    for path in exp.figures(out) if exp.figures is not None else []:
+        log(f"figure: {path}")
