@@ -55,6 +55,9 @@ def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
     limits = np.zeros(n_samples, np.int64)
     bases = np.zeros(n_samples, np.int64)
     stride = 1
+    n_slots = 0
+    total = 0
+    clipped = 0
     for b in range(n_samples):
         xmax = 0.0
         for i in range(x.shape[1]):
@@ -69,20 +72,16 @@ def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
         scale = math.sqrt(dmax / xmax) if update_management else 1.0
         cx[b], cd[b] = c * scale, c / scale
         limits[b] = need
-        stride = max(stride, need)
-    total = 0
-    clipped = 0
-    n_slots = 0
-    for b in range(n_samples):
-        if limits[b] == 0:
-            continue
         bases[b] = n_slots  # samples' trains packed back to back: under BL management most are short
-        n_slots += limits[b]
+        n_slots += need
+        stride = max(stride, need)
         total += x.shape[1] + d.shape[1]
-        for i in range(x.shape[1]):
-            clipped += cx[b] * abs(x[b, i]) > 1.0
-        for j in range(d.shape[1]):
-            clipped += cd[b] * abs(d[b, j]) > 1.0
+        if cx[b] * xmax > 1.0:  # the largest probability tells whether any clips
+            for i in range(x.shape[1]):
+                clipped += cx[b] * abs(x[b, i]) > 1.0
+        if cd[b] * dmax > 1.0:
+            for j in range(d.shape[1]):
+                clipped += cd[b] * abs(d[b, j]) > 1.0
     return cx, cd, limits, bases, stride, n_slots, total, clipped
 
 
