@@ -131,7 +131,7 @@ for _ds, _name in DATASETS.items():
                     "pulse-train compensation, noise/program-time ablation",
         base=study_base(_ds) | point(100, 5.0),
         variants=_all, default_variants=list(_NAMED),
-        presets={"quick": {"train": {"epochs": 1}, "data": {"train_limit": 500, "test_limit": 500}},
+        presets={"quick": {"train": {"epochs": 1}, "data": {"train_limit": 2000, "test_limit": 500}},
                  "study": STUDY},
         claims={"N1000-gap1": "N ≈ 1000: close to software level whatever t_gap [paper]",
                 "N1000-gap100": "N ≈ 1000: close to software level whatever t_gap [paper]",
