@@ -128,9 +128,94 @@ def test_each_time_step_is_one_rank1_update_per_sample():
     lstm = AnalogLSTM(3, 2, num_layers=2, rpu_config=RPUConfig())
     out, _ = lstm(torch.randn(5, 4, 3))  # T = 5, B = 4
     out.sum().backward()
-    assert all(len(c.array._pending) == 5 for c in lstm.cells)
+    # one remembered (zₜ, δₜ) row per time step and sample: 20 rank-1 updates per layer
+    assert all(sum(p[0].shape[0] for p in c.array._pending) == 20 for c in lstm.cells)
+    assert all(p[0].shape[1] == c.array.in_size and p[1].shape[1] == 8 for c in lstm.cells for p in c.array._pending)
     AnalogSGD(lstm.parameters(), lr=0.1).step()
     assert [c.array.stats()["updates"] for c in lstm.cells] == [20, 20]
+
+
+def _step_by_step(lstm, x, state):
+    """The reference path: each layer's cell called once per time step, through autograd."""
+    h_n, c_n = [], []
+    for layer, cell in enumerate(lstm.cells):
+        s, outs = (state[0][layer], state[1][layer]), []
+        for x_t in x.unbind(0):
+            s = cell(x_t, s)
+            outs.append(s[0])
+        x = torch.stack(outs)
+        h_n.append(s[0])
+        c_n.append(s[1])
+    return x, (torch.stack(h_n), torch.stack(c_n))
+
+
+def _run(lstm, x, state, target, kernel: bool):
+    x, state = x.clone().requires_grad_(), tuple(s.clone().requires_grad_() for s in state)
+    out, (h, c) = lstm(x, state) if kernel else _step_by_step(lstm, x, state)
+    ((out - target) ** 2).sum().add((h * c).sum()).backward()
+    pending = [(torch.cat([p[0] for p in cell.array._pending]), torch.cat([p[1] for p in cell.array._pending]))
+               for cell in lstm.cells]
+    for cell in lstm.cells:
+        cell.array._pending.clear()
+    return out, h, c, x.grad, state[0].grad, state[1].grad, pending
+
+
+def test_sequence_kernel_equals_the_step_by_step_path():
+    """Deterministic periphery (noise management, clipping, bound management): the numba sequence
+    kernel gives the outputs, input/state gradients and remembered (z, δ) of the cells.
+
+    (DAC/ADC levels are left out here: float rounding differences of 1e-7 between the two
+    paths' gate arithmetic can move a value across a level; the kernel's pass with levels is
+    compared with ``analog_mvm`` in test_tile.py.)"""
+    io = dict(out_noise=0.0, out_bound=1.0, inp_bits=0, out_bits=0)
+    rpu = RPUConfig(forward=IOConfig(**io), backward=IOConfig(**io, bound_management="iterative"))
+    torch.manual_seed(3)
+    lstm = AnalogLSTM(6, 5, num_layers=2, rpu_config=rpu)
+    for cell in lstm.cells:  # weights large enough that some outputs saturate
+        cell.array.set_weights(torch.empty(20, cell.array.in_size).uniform_(-0.6, 0.6))
+    x, target = torch.randn(7, 3, 6) * 2, torch.randn(7, 3, 5)
+    state = (torch.randn(2, 3, 5), torch.randn(2, 3, 5))
+    fast = _run(lstm, x, state, target, kernel=True)
+    stats_fast = [c.array.stats() for c in lstm.cells]
+    for c in lstm.cells:
+        c.array.reset_stats()
+    ref = _run(lstm, x, state, target, kernel=False)
+    assert stats_fast == [c.array.stats() for c in lstm.cells]
+    assert stats_fast[0]["fwd_saturated"] > 0  # bound management was exercised
+    for a, b in zip(fast[:6], ref[:6]):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    for (za, da), (zb, db) in zip(fast[6], ref[6]):
+        order = torch.arange(7).flip(0)  # the step path remembers the last step first
+        torch.testing.assert_close(za, zb.view(7, 3, -1)[order].reshape(za.shape))
+        torch.testing.assert_close(da, db.view(7, 3, -1)[order].reshape(da.shape), atol=1e-5, rtol=1e-4)
+
+
+def test_sequence_kernel_noise_has_the_step_paths_statistics():
+    """With output noise the two paths draw different random numbers; their outputs agree in mean and spread."""
+    rpu = RPUConfig(forward=IOConfig(out_noise=0.1), backward=IOConfig(out_noise=0.1))
+    torch.manual_seed(4)
+    lstm = AnalogLSTM(4, 3, rpu_config=rpu)
+    x = torch.randn(4, 64, 4).repeat(1, 8, 1)  # 8 copies of each sequence
+    with torch.no_grad():
+        zeros = torch.zeros(1, 512, 3)
+        fast, _ = lstm(x, (zeros, zeros))
+        ref, _ = _step_by_step(lstm, x, (zeros, zeros))
+        ideal, _ = _step_by_step(convert_to_analog(_float_lstm(lstm), RPUConfig.ideal()), x, (zeros, zeros))
+    err_fast, err_ref = (fast - ideal).view(4, 8, 64, 3), (ref - ideal).view(4, 8, 64, 3)
+    assert err_ref.std() > 0.01
+    assert abs(err_fast.std() / err_ref.std() - 1) < 0.1
+    assert (err_fast.mean() - err_ref.mean()).abs() < 4 * err_ref.std() / math.sqrt(err_ref.numel())
+
+
+def _float_lstm(lstm: AnalogLSTM) -> nn.LSTM:
+    ref = nn.LSTM(lstm.input_size, lstm.hidden_size, lstm.num_layers)
+    with torch.no_grad():
+        for i, (w, b) in enumerate(lstm.get_weights()):
+            getattr(ref, f"weight_ih_l{i}").copy_(w[:, :ref.input_size if i == 0 else ref.hidden_size])
+            getattr(ref, f"weight_hh_l{i}").copy_(w[:, -ref.hidden_size:])
+            getattr(ref, f"bias_ih_l{i}").copy_(b)
+            getattr(ref, f"bias_hh_l{i}").zero_()
+    return ref
 
 
 @pytest.mark.parametrize("mode", ["fast", "exact"])

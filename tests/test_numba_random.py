@@ -1,5 +1,6 @@
 """The xoshiro256** stream of the numba kernels: uniform and normal moments, reproducible seeds."""
 import numpy as np
+import pytest
 from numba import njit
 
 from rpusim.numba_random import normal_pair, seeded_state, step, to_uniform
@@ -32,3 +33,30 @@ def test_uniforms_and_normals_have_the_right_moments():
 def test_same_seed_same_stream_different_seed_different_stream():
     assert np.array_equal(_draws(3, 100)[0], _draws(3, 100)[0])
     assert not np.array_equal(_draws(3, 100)[0], _draws(4, 100)[0])
+
+
+def test_ziggurat_normals_follow_the_normal_distribution():
+    """Kolmogorov–Smirnov distance, moments and both tails (the wedges and the tail beyond r = 3.654)."""
+    import math
+    from rpusim.numba_random import fill_normal
+    z = np.empty(1_000_000, np.float32)
+    fill_normal(z, 11)
+    z = np.sort(z.astype(np.float64))
+    cdf = 0.5 * (1 + np.vectorize(math.erf)(z / math.sqrt(2)))
+    n = z.size
+    ks = max(np.max(np.arange(1, n + 1) / n - cdf), np.max(cdf - np.arange(n) / n))
+    assert ks < 1.63 / math.sqrt(n)  # the 1 % critical value
+    assert abs(z.mean()) < 0.005 and abs(z.var() - 1) < 0.006 and abs((z**4).mean() - 3) < 0.03
+    beyond_r = (np.abs(z) > 3.6541528853610088).mean()
+    expected = math.erfc(3.6541528853610088 / math.sqrt(2))
+    assert abs(beyond_r - expected) < 4 * math.sqrt(expected / n)
+    assert (z < 0).sum() == pytest.approx(n / 2, abs=4 * math.sqrt(n) / 2)
+
+
+def test_uniform_fill_stays_below_one_and_differs_by_seed():
+    from rpusim.numba_random import fill_uniform
+    a, b = np.empty(200_000, np.float32), np.empty(200_000, np.float32)
+    fill_uniform(a, 1)
+    fill_uniform(b, 2)
+    assert 0.0 <= a.min() and a.max() < 1.0 and abs(a.mean() - 0.5) < 0.003
+    assert not np.array_equal(a, b)

@@ -74,6 +74,22 @@ def test_update_and_bl_management_stay_unbiased(management):
     assert ((dw.mean(0) - (-0.01 * d.T @ x)).abs() < 4.5 * se + 1e-7).all()
 
 
+def test_single_slot_trains_count_like_the_gemm_path():
+    """Under BL management small updates get one slot per sample (the packed path's own branch):
+    its counts have the mean and spread of the reference counting."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(300, 5, generator=g) * (torch.rand(300, 5, generator=g) > 0.3)
+    d = (torch.rand(300, 3, generator=g) - 0.5) * 0.02
+    upd = dict(update_management=True, bl_management=True, std=0.0)
+    packed = update_samples("fast", x, d, 0.01, 800, counting="packed", **upd)
+    gemm = update_samples("fast", x, d, 0.01, 800, counting="gemm", **upd)
+    target = -0.01 * d.T @ x
+    for dw in (packed, gemm):
+        assert ((dw.mean(0) - target).abs() < 4.5 * gemm.std(0) / math.sqrt(800) + 1e-7).all()
+    ratio = packed.std(0) / gemm.std(0)
+    assert ((ratio > 0.85) & (ratio < 1.15)).all()
+
+
 def test_bl_management_uses_fewer_pulses_for_small_updates():
     from rpusim.tile.pulsed_update import plan_pulses
     x, d = torch.tensor([[1.0, 0.5]]), torch.tensor([[0.01, -0.002]])
@@ -192,15 +208,60 @@ def test_fused_periphery_equals_the_tensor_path(io, transposed, monkeypatch):
     assert runs[0][1] == runs[1][1]
 
 
-@pytest.mark.parametrize("fused", [True, False])
+def _kernel_mvm(x, w, io, transposed=False, seed=1, stats=None):
+    """A pass through the numba-side :func:`~rpusim.tile.periphery_kernel.mvm` (used by sequence kernels)."""
+    import numpy as np
+    from rpusim.numba_random import seeded_state
+    from rpusim.tile.periphery import io_params
+    from rpusim.tile.periphery_kernel import mvm
+    counts = np.zeros(3, np.int64)
+    w_t = w.numpy() if transposed else np.ascontiguousarray(w.numpy().T)
+    none = np.zeros((0, 0), np.float32)
+    y = mvm(x.contiguous().numpy(), w_t, io_params(io), seeded_state(seed), counts, none, none, none, none)
+    if stats is not None:
+        stats.update(zip(("mvms", "saturated", "saturated_final"), counts.tolist()))
+    return torch.from_numpy(y)
+
+
+@pytest.mark.parametrize("io", [
+    dict(), dict(noise_management="none"), dict(inp_bits=0, out_bits=0), dict(out_bound=1.0),
+    dict(noise_management="constant", nm_constant=2.0), dict(out_bound=1.0, noise_management="none"),
+    dict(is_perfect=True)])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_numba_side_pass_equals_analog_mvm_without_noise(io, transposed):
+    """Levels, clipping, noise and bound management of the numba-side pass are those of analog_mvm."""
+    io = IOConfig(out_noise=0.0, **io)
+    x, w = torch.randn(64, 50) * torch.rand(64, 1) * 3, torch.randn(50 if transposed else 30, 30 if transposed else 50) * 0.3
+    stats, stats_ref = {}, {}
+    y = _kernel_mvm(x, w, io, transposed, stats=stats)
+    torch.testing.assert_close(y, analog_mvm(x, w, io, None, transposed, stats_ref), rtol=1e-5, atol=1e-5)
+    assert stats == stats_ref or io.is_perfect
+    assert io.is_perfect or io.bound_management != "iterative" or io.out_bound > 2 or stats["saturated"] > 0
+
+
+def test_numba_side_stochastic_rounding_is_unbiased():
+    x, w = (torch.rand(1, 20) * 0.9 + 0.05).expand(20000, 20), torch.randn(4, 20) * 0.2
+    x = x / x.abs().max()
+    exact = x[:1] @ w.T
+    io = dict(out_noise=0.0, out_bits=0, inp_bits=5)
+    sto = _kernel_mvm(x, w, IOConfig(inp_sto_round=True, **io)).mean(0)
+    det = _kernel_mvm(x, w, IOConfig(**io)).mean(0)
+    res = 2 / (2**5 - 2)  # a rounding error has variance ≤ res²/4
+    tol = 5 * (w.pow(2).sum(1) * res**2 / 4 / x.shape[0]).sqrt()
+    assert ((sto - exact).abs() < tol).all()
+    assert (det - exact).abs().max() > 10 * (sto - exact).abs().max()
+
+
+@pytest.mark.parametrize("fused", [True, False, "numba-side"])
 def test_periphery_noise_has_the_configured_spread(fused, monkeypatch):
     from rpusim.tile import periphery
-    monkeypatch.setattr(periphery, "_fusable", lambda *a: fused)
+    monkeypatch.setattr(periphery, "_fusable", lambda *a: bool(fused))
+    mvm = _kernel_mvm if fused == "numba-side" else lambda x, w, io: analog_mvm(x, w, io, torch.Generator().manual_seed(2))
     x, w = torch.rand(4000, 20), torch.randn(10, 20) * 0.1
     clean = analog_mvm(x, w, IOConfig(out_noise=0.0, out_bits=0, inp_bits=0), None)
     for key in ("out_noise", "inp_noise"):
         io = IOConfig(out_bits=0, inp_bits=0, **{"out_noise": 0.0, key: 0.1})
-        err = (analog_mvm(x, w, io, torch.Generator().manual_seed(2)) - clean) / x.abs().amax(1, keepdim=True)
+        err = (mvm(x, w, io) - clean) / x.abs().amax(1, keepdim=True)
         expected = 0.1 if key == "out_noise" else 0.1 * w.norm(dim=1).mean().item()
         assert err.mean().abs() < 0.01 and err.std().item() == pytest.approx(expected, rel=0.1)
 

@@ -7,22 +7,30 @@ driven by [xₜ; hₜ₋₁; 1] and the pre-activations are split after it:
     [i; f; g; o] = W·[xₜ; hₜ₋₁; 1],   cₜ = σ(f)∘cₜ₋₁ + σ(i)∘tanh(g),   hₜ = σ(o)∘tanh(cₜ)
 
 Back-propagation through time reads the same array transposed once per time step; the
-autograd bridge remembers (xₜ, δₜ) of every step, so ``AnalogSGD.step`` gives each layer
+layer remembers (zₜ, δₜ) of every step, so ``AnalogSGD.step`` gives each layer
 T rank-1 pulsed updates per sample for a sequence of length T. With the default
 ``update.mode = 'fast'`` they are applied as one update of T·B rows (coincidence counts
 over all T·B·BL slots); ``update.mode = 'exact'`` applies them row by row, slot by slot.
+
+On the CPU (float32, one tile, bias on the array) a layer runs the whole sequence, forward
+and BPTT, in the numba kernels of :mod:`.lstm_kernel`; otherwise step by step through
+:class:`AnalogLSTMCell` and autograd. The two compute the same thing (tested); only the
+random streams of the periphery differ.
 
 A float ``nn.LSTM`` converts with :meth:`AnalogLSTM.from_digital`: the array gets
 [W_ih | W_hh] and the bias column b_ih + b_hh (the array has one bias column, PyTorch two).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from ..tile import RPUConfig
+from ..tile.periphery import draw_pass_noise, io_params, kernel_supports
 from .base import AnalogLayerBase
 from .conversion import register_converter
+from .lstm_kernel import lstm_backward, lstm_forward
 
 GATE_ORDER = ("input", "forget", "cell", "output")
 
@@ -53,6 +61,23 @@ class AnalogLSTMCell(AnalogLayerBase):
         c = act[:, n:2 * n] * c + act[:, :n] * g
         h = act[:, 3 * n:] * torch.tanh(c)
         return h, c
+
+    def forward_sequence(self, seq: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """All time steps of seq (T × B × x) from state (h₀, c₀): (outputs T × B × h, (h_T, c_T))."""
+        if self._kernel_applies(seq):
+            out, h, c = _LSTMSequence.apply(self.analog_ctx, seq.contiguous(), state[0].contiguous(),
+                                            state[1].contiguous(), self)
+            return out, (h, c)
+        outputs = []
+        for x_t in seq.unbind(0):
+            state = self(x_t, state)
+            outputs.append(state[0])
+        return torch.stack(outputs), state
+
+    def _kernel_applies(self, seq: Tensor) -> bool:
+        cfg = self.rpu_config
+        return (seq.device.type == "cpu" and seq.dtype == torch.float32 and self.array.single
+                and self.bias is None and kernel_supports(cfg.forward) and kernel_supports(cfg.backward))
 
     def extra_repr(self) -> str:
         return f"input_size={self.input_size}, hidden_size={self.hidden_size}, " \
@@ -91,12 +116,7 @@ class AnalogLSTM(nn.Module):
             hx = (zeros, zeros)
         h_n, c_n = [], []
         for layer, cell in enumerate(self.cells):
-            state = (hx[0][layer], hx[1][layer])
-            outputs = []
-            for x_t in seq.unbind(0):
-                state = cell(x_t, state)
-                outputs.append(state[0])
-            seq = torch.stack(outputs)
+            seq, state = cell.forward_sequence(seq, (hx[0][layer], hx[1][layer]))
             if self.dropout and self.training and layer < self.num_layers - 1:
                 seq = nn.functional.dropout(seq, self.dropout, training=True)
             h_n.append(state[0])
@@ -123,6 +143,51 @@ class AnalogLSTM(nn.Module):
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, " \
                f"batch_first={self.batch_first}, dropout={self.dropout}"
+
+
+class _LSTMSequence(torch.autograd.Function):
+    """Autograd bridge of one layer over a whole sequence (:mod:`.lstm_kernel`)."""
+
+    @staticmethod
+    def forward(ctx, analog_ctx: Tensor, seq: Tensor, h0: Tensor, c0: Tensor, cell: AnalogLSTMCell):
+        tile = cell.array.tiles[0]
+        w = tile.get_weights().detach().contiguous()
+        io = cell.rpu_config.forward
+        noise = draw_pass_noise(io, tile._gen(), seq.shape[0], seq.shape[1], w.shape[1], w.shape[0])
+        out, z, acts, cells, tanh_c, stats = lstm_forward(
+            seq.detach().numpy(), h0.detach().numpy(), c0.detach().numpy(), np.ascontiguousarray(w.numpy().T),
+            int(cell.analog_bias), io_params(io), _seed(tile), noise)
+        _count(tile, "fwd_", stats)
+        ctx.cell, ctx.w, ctx.saved = cell, w, (z, acts, cells, tanh_c)
+        return torch.from_numpy(out), torch.from_numpy(out[-1].copy()), torch.from_numpy(cells[-1].copy())
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor, grad_h: Tensor, grad_c: Tensor):
+        cell: AnalogLSTMCell = ctx.cell
+        tile = cell.array.tiles[0]
+        first_needs_pass = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
+        io, w = cell.rpu_config.backward, ctx.w
+        noise = draw_pass_noise(io, tile._gen(), grad_out.shape[0], grad_out.shape[1], w.shape[0], w.shape[1])
+        z, acts, cells, tanh_c = ctx.saved
+        dxs, dh0, dc0, deltas, stats = lstm_backward(
+            grad_out.contiguous().numpy(), grad_h.contiguous().numpy(), grad_c.contiguous().numpy(), acts,
+            cells, tanh_c, w.numpy(), cell.input_size, io_params(io), _seed(tile), first_needs_pass, noise)
+        _count(tile, "bwd_", stats)
+        cell.array.remember(torch.from_numpy(z.reshape(-1, z.shape[-1])),
+                            torch.from_numpy(deltas.reshape(-1, deltas.shape[-1])))
+        ctx.saved = None
+        return (torch.zeros(0), torch.from_numpy(dxs) if ctx.needs_input_grad[1] else None,
+                torch.from_numpy(dh0), torch.from_numpy(dc0), None)
+
+
+def _seed(tile) -> int:
+    """A seed for a kernel's random stream, drawn from the tile's generator (reproducible, resumable)."""
+    return int(torch.randint(0, 2**62, (1,), generator=tile._gen()))
+
+
+def _count(tile, prefix: str, stats) -> None:
+    for key, value in zip(("mvms", "saturated", "saturated_final"), stats.tolist()):
+        tile.stats[prefix + key] += value
 
 
 register_converter(nn.LSTM, AnalogLSTM.from_digital)

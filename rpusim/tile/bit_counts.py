@@ -86,28 +86,50 @@ def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
 
 
 @njit(cache=True)
-def _pack_line_pulses(vt, c, limits, bases, pos, neg, fired, rng):
-    """Draw the pulse train of every line i (probability c_b·|v_bi| per slot, sign of v_bi; vt is
-    vᵀ, lines × samples, so that each line is read contiguously) into pos/neg words: sample b
-    occupies slots bases[b] … bases[b] + limits[b] − 1.
+def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
+    """Draw the pulse train of every line i (probability c_b·|v_bi| per slot, sign of v_bi; v is
+    samples × lines, read row by row) into pos/neg words: sample b occupies slots bases[b] …
+    bases[b] + limits[b] − 1 of every line.
 
-    Short or dense trains compare one 32-bit half of a random word per slot (resolution 2⁻³²);
+    Short or dense trains compare one 32-bit half of a random word per slot (resolution 2⁻³²;
+    single-slot trains use both halves of each word, one per line);
     long, sparse ones skip geometrically from pulse to pulse (one logarithm per pulse).
     """
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
-    n, n_samples = vt.shape
-    for i in range(n):
-        for b in range(n_samples):
-            limit = limits[b]
-            q = c[b] * abs(vt[i, b])
-            if limit == 0 or not q > 0.0:
+    n_samples, n = v.shape
+    spare, have_spare = uint64(0), False  # the unused 32-bit half of the last random word
+    for b in range(n_samples):
+        limit = limits[b]
+        if limit == 0:
+            continue
+        base = bases[b]
+        end = base + limit
+        if limit == 1:  # one slot (BL management's usual case for small updates): one 32-bit draw per line
+            word, bit = base >> 6, uint64(1) << uint64(base & 63)
+            for i in range(n):
+                q = c[b] * abs(v[b, i])
+                if not q > 0.0:
+                    continue
+                if have_spare:
+                    u32, have_spare = spare, False
+                else:
+                    r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+                    u32, spare, have_spare = r >> uint64(32), r & uint64(0xFFFFFFFF), True
+                if u32 < uint64(min(q, 1.0) * 4294967296.0):
+                    if v[b, i] > 0:
+                        pos[i, word] |= bit
+                    else:
+                        neg[i, word] |= bit
+                    fired[i] = True
+            continue
+        for i in range(n):
+            q = c[b] * abs(v[b, i])
+            if not q > 0.0:
                 continue
-            positive = vt[i, b] > 0
-            base = bases[b]
+            positive = v[b, i] > 0
             if limit <= 64 or q > 0.05:
                 threshold = uint64(min(q, 1.0) * 4294967296.0)
                 k = base
-                end = base + limit
                 while k < end:  # 64 slots at most per word of the line
                     w_end = min(end, (k | 63) + 1)
                     acc = uint64(0)
@@ -142,17 +164,17 @@ def _pack_line_pulses(vt, c, limits, bases, pos, neg, fired, rng):
 
 
 @njit(cache=True)
-def _draw_trains(xt, cx, dt, cd, limits, bases, n_slots, seed):
+def _draw_trains(x, cx, d, cd, limits, bases, n_slots, seed):
     rng = seeded_state(seed)
     n_words = (n_slots + 63) // 64
-    xpos = np.zeros((xt.shape[0], n_words), np.uint64)
-    xneg = np.zeros((xt.shape[0], n_words), np.uint64)
-    dpos = np.zeros((dt.shape[0], n_words), np.uint64)
-    dneg = np.zeros((dt.shape[0], n_words), np.uint64)
-    xfired = np.zeros(xt.shape[0], np.bool_)
-    dfired = np.zeros(dt.shape[0], np.bool_)
-    _pack_line_pulses(xt, cx, limits, bases, xpos, xneg, xfired, rng)
-    _pack_line_pulses(dt, cd, limits, bases, dpos, dneg, dfired, rng)
+    xpos = np.zeros((x.shape[1], n_words), np.uint64)
+    xneg = np.zeros((x.shape[1], n_words), np.uint64)
+    dpos = np.zeros((d.shape[1], n_words), np.uint64)
+    dneg = np.zeros((d.shape[1], n_words), np.uint64)
+    xfired = np.zeros(x.shape[1], np.bool_)
+    dfired = np.zeros(d.shape[1], np.bool_)
+    _pack_line_pulses(x, cx, limits, bases, xpos, xneg, xfired, rng)
+    _pack_line_pulses(d, cd, limits, bases, dpos, dneg, dfired, rng)
     return xpos, xneg, dpos, dneg, xfired, dfired
 
 
@@ -187,8 +209,7 @@ def packed_update_counts(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: fl
     cx, cd, limits, bases, stride, n_slots, total, clipped = _plan(
         x, d, float(lr), float(dw_min), cfg.bl, cfg.update_management, cfg.bl_management)
     seed = int(torch.randint(0, 2**62, (1,), generator=gen))
-    xpos, xneg, dpos, dneg, xf, df = _draw_trains(np.ascontiguousarray(x.T), cx, np.ascontiguousarray(d.T), cd,
-                                                  limits, bases, n_slots, seed)
+    xpos, xneg, dpos, dneg, xf, df = _draw_trains(x, cx, d, cd, limits, bases, n_slots, seed)
     rows, cols = np.flatnonzero(df), np.flatnonzero(xf)
     n_up, n_down = _count(xpos, xneg, dpos, dneg, rows, cols)
     return (torch.from_numpy(rows), torch.from_numpy(cols), torch.from_numpy(n_up),

@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..numba_random import fill_normal, fill_uniform
 from .config import IOConfig
-from .periphery_kernel import adc, dac
+from .periphery_kernel import NM_ABS_MAX, NM_CONSTANT, NM_NONE, adc, dac
 
 
 def quantize(x: Tensor, bits: int, bound: float, stochastic: bool,
@@ -100,6 +101,7 @@ def _fused_pass(x: Tensor, scale: Tensor, abs_max: bool, w: Tensor, io: IOConfig
 
 
 _OFF = np.zeros((0, 0), np.float32)
+_OFF3 = np.zeros((0, 0, 0), np.float32)
 
 
 def _draw(sampler, shape, gen, on: bool) -> np.ndarray:
@@ -109,6 +111,38 @@ def _draw(sampler, shape, gen, on: bool) -> np.ndarray:
 
 def _kmax(bits: int) -> int:
     return 2 ** (bits - 1) - 1 if bits > 0 else 0
+
+
+def io_params(io: IOConfig) -> np.ndarray:
+    """The periphery of one direction as the parameter vector of :func:`.periphery_kernel.mvm`
+    (for kernels that run whole passes inside numba; weight noise and 'average_abs_max' are not
+    supported there, see :func:`kernel_supports`)."""
+    nm = {"none": NM_NONE, "abs_max": NM_ABS_MAX, "constant": NM_CONSTANT}[io.noise_management]
+    inp_res = 2 * io.inp_bound / (2**io.inp_bits - 2) if io.inp_bits > 0 else 1.0
+    out_res = 2 * io.out_bound / (2**io.out_bits - 2) if io.out_bits > 0 else 1.0
+    bm_iter = io.bm_max_iter if io.bound_management == "iterative" else 0
+    return np.array([io.is_perfect, nm, io.nm_constant, inp_res, _kmax(io.inp_bits), io.inp_bound,
+                     io.inp_sto_round, io.inp_noise, io.out_noise, io.out_bound, out_res, _kmax(io.out_bits),
+                     io.out_sto_round, bm_iter], np.float64)
+
+
+def draw_pass_noise(io: IOConfig, gen, n_passes: int, n_rows: int, n_in: int, n_out: int):
+    """The random numbers of the first pass of n_passes passes at once, as (u_in, xi_in, xi_out, u_out),
+    each n_passes × rows × size, or empty (0 × 0 × 0) when off; drawn in numba (ziggurat normals)
+    from streams seeded by the tile's generator."""
+    def draw(fill, size, on):
+        if not on or io.is_perfect:
+            return _OFF3
+        out = np.empty((n_passes, n_rows, size), np.float32)
+        fill(out, int(torch.randint(0, 2**62, (1,), generator=gen)))
+        return out
+    return (draw(fill_uniform, n_in, io.inp_sto_round and io.inp_bits > 0), draw(fill_normal, n_in, io.inp_noise > 0),
+            draw(fill_normal, n_out, io.out_noise > 0), draw(fill_uniform, n_out, io.out_sto_round and io.out_bits > 0))
+
+
+def kernel_supports(io: IOConfig) -> bool:
+    """Whether :func:`.periphery_kernel.mvm` implements this periphery."""
+    return io.is_perfect or (not io.w_noise and io.noise_management != "average_abs_max")
 
 
 def _fusable(x: Tensor, w: Tensor, io: IOConfig) -> bool:

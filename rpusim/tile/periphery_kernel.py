@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ..numba_random import step, to_uniform, ziggurat
+
 
 @njit(cache=True, inline="always")
 def _level(v, kmax, u, b, i):
@@ -65,3 +67,100 @@ def adc(y, res, scale, noise, xi, bound, inv_out_res, out_res, kmax, u, saturate
                 v = np.float32(min(max(v, -bound), bound))
             y[b, j] = v * scale[b]
         saturated[b] = peak >= bound
+
+
+# --- a whole analog pass inside numba (for kernels that loop over time steps) -------------------
+# Parameters of one direction's periphery, packed by :func:`.periphery.io_params`:
+P_PERFECT, P_NM, P_NM_CONST, P_INP_RES, P_INP_KMAX, P_INP_BOUND, P_INP_STO, P_INP_NOISE, \
+    P_OUT_NOISE, P_OUT_BOUND, P_OUT_RES, P_OUT_KMAX, P_OUT_STO, P_BM_ITER = range(14)
+NM_NONE, NM_ABS_MAX, NM_CONSTANT = 0, 1, 2
+
+
+@njit(cache=True)
+def _uniforms(rng, n_rows, n_cols, on):
+    """U[0, 1) draws from the xoshiro state ``rng`` (the empty array when off)."""
+    if not on:
+        return np.zeros((0, 0), np.float32)
+    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
+    out = np.empty((n_rows, n_cols), np.float32)
+    for b in range(n_rows):
+        for i in range(n_cols):
+            r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+            out[b, i] = min(np.float32(to_uniform(r)), np.float32(0.99999994))
+    rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
+    return out
+
+
+@njit(cache=True)
+def _normals(rng, n_rows, n_cols, on):
+    """N(0, 1) draws from the xoshiro state ``rng`` (the empty array when off)."""
+    if not on:
+        return np.zeros((0, 0), np.float32)
+    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
+    out = np.empty((n_rows, n_cols), np.float32)
+    for b in range(n_rows):
+        for i in range(n_cols):
+            out[b, i], s0, s1, s2, s3 = ziggurat(s0, s1, s2, s3)
+    rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
+    return out
+
+
+@njit(cache=True)
+def _or_draw(given, rng, n_rows, n_cols, on, normal):
+    """The random numbers ``given`` for a pass, or fresh ones from ``rng`` when none were given."""
+    if not on or given.shape[0]:
+        return given
+    return _normals(rng, n_rows, n_cols, True) if normal else _uniforms(rng, n_rows, n_cols, True)
+
+
+@njit(cache=True)
+def _one_pass(v, scale, abs_max, w_t, p, rng, saturated, u_in, xi_in, xi_out, u_out):
+    """One pass of the rows v through the periphery and the array (w_t: in × out): :func:`dac`,
+    the product, :func:`adc`; random numbers not given (empty arrays) are drawn from ``rng``."""
+    n_rows, n = v.shape
+    m = w_t.shape[1]
+    inp_kmax, out_kmax = int(p[P_INP_KMAX]), int(p[P_OUT_KMAX])
+    u_in = _or_draw(u_in, rng, n_rows, n, p[P_INP_STO] > 0 and inp_kmax > 0, False)
+    xi_in = _or_draw(xi_in, rng, n_rows, n, p[P_INP_NOISE] > 0, True)
+    x_unit = dac(v, scale, abs_max, np.float32(1 / p[P_INP_RES]), inp_kmax, np.float32(p[P_INP_BOUND]),
+                 u_in, np.float32(p[P_INP_NOISE] / p[P_INP_RES]), xi_in)
+    y = np.dot(x_unit, w_t)
+    xi_out = _or_draw(xi_out, rng, n_rows, m, p[P_OUT_NOISE] > 0, True)
+    u_out = _or_draw(u_out, rng, n_rows, m, p[P_OUT_STO] > 0 and out_kmax > 0, False)
+    adc(y, np.float32(p[P_INP_RES]), scale, np.float32(p[P_OUT_NOISE]), xi_out, np.float32(p[P_OUT_BOUND]),
+        np.float32(1 / p[P_OUT_RES]), np.float32(p[P_OUT_RES]), out_kmax, u_out, saturated)
+    return y
+
+
+@njit(cache=True)
+def mvm(v, w_t, p, rng, stats, u_in, xi_in, xi_out, u_out):
+    """y = v·w_t through the periphery of parameters ``p``, as :func:`.periphery.analog_mvm` does it
+    (noise management, iterative bound management on the saturated rows only); ``stats`` +=
+    (rows, saturated first, saturated finally). The first pass uses the random numbers given
+    (u_in, xi_in: rows × in; xi_out, u_out: rows × out; empty arrays: draw from the xoshiro state
+    ``rng``), the repetitions of bound management draw theirs from ``rng``."""
+    n_rows = v.shape[0]
+    if p[P_PERFECT] > 0:
+        return np.dot(v, w_t)
+    nm = int(p[P_NM])
+    scale = np.empty(n_rows, np.float32)
+    if nm != NM_ABS_MAX:
+        scale[:] = np.float32(p[P_NM_CONST]) if nm == NM_CONSTANT else np.float32(1.0)
+    saturated = np.empty(n_rows, np.bool_)
+    y = _one_pass(v, scale, nm == NM_ABS_MAX, w_t, p, rng, saturated, u_in, xi_in, xi_out, u_out)
+    idx = np.flatnonzero(saturated)
+    stats[0] += n_rows
+    stats[1] += idx.size
+    none = np.zeros((0, 0), np.float32)
+    for _ in range(int(p[P_BM_ITER])):
+        if idx.size == 0:
+            break
+        sub_scale = scale[idx] * np.float32(2.0)
+        scale[idx] = sub_scale
+        sub_sat = np.empty(idx.size, np.bool_)
+        y_sub = _one_pass(v[idx], sub_scale, False, w_t, p, rng, sub_sat, none, none, none, none)
+        for k in range(idx.size):
+            y[idx[k]] = y_sub[k]
+        idx = idx[sub_sat]
+    stats[2] += idx.size
+    return y
