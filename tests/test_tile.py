@@ -74,6 +74,28 @@ def test_update_and_bl_management_stay_unbiased(management):
     assert ((dw.mean(0) - (-0.01 * d.T @ x)).abs() < 4.5 * se + 1e-7).all()
 
 
+@pytest.mark.parametrize("q", [0.004, 0.08, 0.25, 0.6])
+@pytest.mark.parametrize("limit", [2, 10, 31])
+def test_pulse_trains_are_independent_bernoulli_slots(q, limit):
+    """Whatever branch draws a train (empty-first for short sparse ones, slot by slot for dense
+    ones), its slots fire independently with probability q: per-slot rates, pairwise
+    coincidences and the pulse-count distribution of Binomial(limit, q)."""
+    import numpy as np
+    from rpusim.tile.bit_counts import _draw_trains
+    n = 40_000
+    x = np.full((n, 1), q, np.float32)
+    limits, bases = np.full(n, limit, np.int64), np.arange(n, dtype=np.int64) * limit
+    xpos = _draw_trains(x, np.ones(n), x, np.zeros(n), limits, bases, n * limit, 9)[0][0]
+    bits = np.unpackbits(xpos.view(np.uint8), bitorder="little")[: n * limit].reshape(n, limit).astype(float)
+    se = math.sqrt(q * (1 - q) / n)
+    assert np.abs(bits.mean(0) - q).max() < 4.5 * se
+    both = (bits[:, 0] * bits[:, -1]).mean()  # first and last slot: independent
+    assert abs(both - q * q) < 4.5 * math.sqrt(q * q / n) + 1e-4
+    counts = np.bincount(bits.sum(1).astype(int), minlength=limit + 1)[:4] / n
+    binom = [math.comb(limit, k) * q**k * (1 - q) ** (limit - k) for k in range(4)]
+    assert np.allclose(counts[:len(binom)], binom[:len(counts)], atol=4.5 * math.sqrt(0.25 / n))
+
+
 def test_single_slot_trains_count_like_the_gemm_path():
     """Under BL management small updates get one slot per sample (the packed path's own branch):
     its counts have the mean and spread of the reference counting."""
