@@ -15,14 +15,13 @@ import math
 import torch
 from numba import njit
 
-from ..numba_random import normal_pair, seeded_state
+from ..numba_random import seeded_state, ziggurat
 
 
 @njit(cache=True)
 def _constant_steps_at(w, dw_up, dw_down, w_max, w_min, rows, cols, n_up, n_down, sigma, seed):
     rng = seeded_state(seed)
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
-    spare, have_spare = 0.0, False
     for k in range(w.shape[0]):
         for a in range(rows.size):
             j = rows[a]
@@ -36,11 +35,7 @@ def _constant_steps_at(w, dw_up, dw_down, w_max, w_min, rows, cols, n_up, n_down
                 down = nd * dw_down[k, j, i]
                 v = w[k, j, i] + up - down
                 if sigma > 0.0:
-                    if have_spare:
-                        xi, have_spare = spare, False
-                    else:
-                        xi, spare, s0, s1, s2, s3 = normal_pair(s0, s1, s2, s3)
-                        have_spare = True
+                    xi, s0, s1, s2, s3 = ziggurat(s0, s1, s2, s3)
                     v += sigma * math.sqrt(up * dw_up[k, j, i] + down * dw_down[k, j, i]) * xi
                 w[k, j, i] = min(max(v, w_min[k, j, i]), w_max[k, j, i])
 

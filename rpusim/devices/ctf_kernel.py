@@ -19,7 +19,7 @@ import math
 import torch
 from numba import njit
 
-from ..numba_random import normal_pair, seeded_state
+from ..numba_random import seeded_state, ziggurat
 
 
 @njit(cache=True)
@@ -27,7 +27,6 @@ def _trains_at(w, w_lo, w_hi, speed, rows, cols, n_up, n_down, mean, rel_std, in
                beta, seed):
     rng = seeded_state(seed)
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
-    spare, have_spare = 0.0, False
     last = rel_std.size - 1
     for k in range(w.shape[0]):
         for a in range(rows.size):
@@ -53,11 +52,7 @@ def _trains_at(w, w_lo, w_hi, speed, rows, cols, n_up, n_down, mean, rel_std, in
                     h = h * math.exp(-beta * math.log1p(y * h ** (1.0 / beta)))
                 dw = lo + h * width - w0
                 if last >= 0:
-                    if have_spare:
-                        xi, have_spare = spare, False
-                    else:
-                        xi, spare, s0, s1, s2, s3 = normal_pair(s0, s1, s2, s3)
-                        have_spare = True
+                    xi, s0, s1, s2, s3 = ziggurat(s0, s1, s2, s3)
                     dw *= 1.0 + rel_std[min(nu + nd, last)] * xi
                 w[k, j, i] = min(max(w0 + dw, lo), hi)
 

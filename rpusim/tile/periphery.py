@@ -7,8 +7,9 @@ An analog matrix-vector product of a batch x (B × n) with the array W (m × n) 
 with s the noise-management scale (max|x| per sample for 'abs_max': Gokmen, Onen, Haensch
 2017) and, under bound management, doubled for each sample whose outputs saturated,
 repeating the pass for those samples only (aihwkit's iterative bound management).
-On the CPU (float32, no weight noise) a pass runs through the fused numba loops of
-:mod:`.periphery_kernel`; elsewhere through the tensor operations of :func:`_one_pass`.
+On the CPU (float32, no weight noise) a pass, bound management included, is one call of
+:func:`.periphery_kernel.mvm` (numba; its random numbers from a xoshiro stream seeded by the
+tile's generator); elsewhere the tensor operations of :func:`_one_pass`, the reference.
 """
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..numba_random import fill_normal, fill_uniform
+from ..numba_random import fill_normal, fill_uniform, seeded_state
 from .config import IOConfig
-from .periphery_kernel import NM_ABS_MAX, NM_CONSTANT, NM_NONE, adc, dac
+from .periphery_kernel import NM_ABS_MAX, NM_CONSTANT, NM_NONE, P_NM, P_NM_CONST, mvm
 
 
 def quantize(x: Tensor, bits: int, bound: float, stochastic: bool,
@@ -44,12 +45,9 @@ def _levels(v: Tensor, bits: int, stochastic: bool, gen) -> Tensor:
     return v.clamp_(-k, k)
 
 
-def _one_pass(x: Tensor, scale: Tensor | None, abs_max: bool, w: Tensor, io: IOConfig, gen,
+def _one_pass(x: Tensor, scale: Tensor | None, w: Tensor, io: IOConfig, gen,
               transposed: bool) -> tuple[Tensor, Tensor]:
-    """One pass of the inputs x/s through the array; returns (s·y, per-sample saturated).
-
-    (``abs_max`` is for the fused pass; here ``scale`` has been computed already.)
-    """
+    """One pass of the inputs x/s through the array; returns (s·y, per-sample saturated)."""
     x_unit = x if scale is None else x * (1 / scale)
     if io.inp_bits > 0:  # DAC: y is computed on the integer levels, then scaled by the step
         res = 2 * io.inp_bound / (2**io.inp_bits - 2)
@@ -77,36 +75,23 @@ def _one_pass(x: Tensor, scale: Tensor | None, abs_max: bool, w: Tensor, io: IOC
     return (y if scale is None else y.mul_(scale)), saturated
 
 
-def _fused_pass(x: Tensor, scale: Tensor, abs_max: bool, w: Tensor, io: IOConfig, gen,
-                transposed: bool) -> tuple[Tensor, Tensor]:
-    """:func:`_one_pass` through the numba kernels (float32 on the CPU, no weight noise).
-
-    ``scale`` (B × 1) is filled in with max|x| per sample when ``abs_max``.
-    """
-    res = 2 * io.inp_bound / (2**io.inp_bits - 2) if io.inp_bits > 0 else 1.0
-    s = scale.view(-1).numpy()
-    u_in = _draw(torch.rand, x.shape, gen, io.inp_sto_round and io.inp_bits > 0)
-    xi_in = _draw(torch.randn, x.shape, gen, io.inp_noise > 0)
-    x_unit = dac(x.detach().contiguous().numpy(), s, abs_max, np.float32(1 / res), _kmax(io.inp_bits),
-                 np.float32(io.inp_bound), u_in, np.float32(io.inp_noise / res), xi_in)
-    w = w.detach()
-    y = torch.from_numpy(x_unit) @ (w if transposed else w.T)
-    out_res = 2 * io.out_bound / (2**io.out_bits - 2) if io.out_bits > 0 else 1.0
-    xi_out = _draw(torch.randn, y.shape, gen, io.out_noise > 0)
-    u_out = _draw(torch.rand, y.shape, gen, io.out_sto_round and io.out_bits > 0)
-    saturated = np.empty(y.shape[0], np.bool_)
-    adc(y.numpy(), np.float32(res), s, np.float32(io.out_noise), xi_out, np.float32(io.out_bound),
-        np.float32(1 / out_res), np.float32(out_res), _kmax(io.out_bits), u_out, saturated)
-    return y, torch.from_numpy(saturated)
+def _kernel_pass(x: Tensor, w: Tensor, io: IOConfig, gen, transposed: bool,
+                 running: Tensor | None) -> tuple[Tensor, int, int]:
+    """The whole pass (noise management, DAC, product, ADC, bound management) in one numba call,
+    :func:`.periphery_kernel.mvm`, its random numbers from a stream seeded by ``gen``.
+    Returns (y, samples saturated in the first pass, samples saturated after bound management)."""
+    p = io_params(io)
+    if io.noise_management == "average_abs_max" and running is not None:
+        p[P_NM], p[P_NM_CONST] = NM_CONSTANT, max(float(running), 1e-30)
+    counts = np.zeros(3, np.int64)
+    w_np = w.detach().numpy()
+    rng = seeded_state(int(torch.randint(0, 2**62, (1,), generator=gen)))
+    y = mvm(x.detach().contiguous().numpy(), w_np if transposed else w_np.T, p, rng, counts, _OFF, _OFF, _OFF, _OFF)
+    return torch.from_numpy(y), int(counts[1]), int(counts[2])
 
 
 _OFF = np.zeros((0, 0), np.float32)
 _OFF3 = np.zeros((0, 0, 0), np.float32)
-
-
-def _draw(sampler, shape, gen, on: bool) -> np.ndarray:
-    """Random numbers for a kernel from the tile's generator, or the empty array when off."""
-    return sampler(shape, generator=gen).numpy() if on else _OFF
 
 
 def _kmax(bits: int) -> int:
@@ -115,9 +100,10 @@ def _kmax(bits: int) -> int:
 
 def io_params(io: IOConfig) -> np.ndarray:
     """The periphery of one direction as the parameter vector of :func:`.periphery_kernel.mvm`
-    (for kernels that run whole passes inside numba; weight noise and 'average_abs_max' are not
-    supported there, see :func:`kernel_supports`)."""
-    nm = {"none": NM_NONE, "abs_max": NM_ABS_MAX, "constant": NM_CONSTANT}[io.noise_management]
+    (weight noise is not supported there; 'average_abs_max' reads as 'abs_max' unless the caller
+    sets the running scale as a constant, see :func:`_kernel_pass` and :func:`kernel_supports`)."""
+    nm = {"none": NM_NONE, "abs_max": NM_ABS_MAX, "average_abs_max": NM_ABS_MAX,
+          "constant": NM_CONSTANT}[io.noise_management]
     inp_res = 2 * io.inp_bound / (2**io.inp_bits - 2) if io.inp_bits > 0 else 1.0
     out_res = 2 * io.out_bound / (2**io.out_bits - 2) if io.out_bits > 0 else 1.0
     bm_iter = io.bm_max_iter if io.bound_management == "iterative" else 0
@@ -141,7 +127,8 @@ def draw_pass_noise(io: IOConfig, gen, n_passes: int, n_rows: int, n_in: int, n_
 
 
 def kernel_supports(io: IOConfig) -> bool:
-    """Whether :func:`.periphery_kernel.mvm` implements this periphery."""
+    """Whether a kernel that runs many passes inside numba implements this periphery ('average_abs_max'
+    needs its running scale updated between passes, from Python)."""
     return io.is_perfect or (not io.w_noise and io.noise_management != "average_abs_max")
 
 
@@ -161,6 +148,28 @@ def nm_scale(x: Tensor, io: IOConfig, running: Tensor | None) -> Tensor | None:
     return x.abs().amax(dim=1, keepdim=True).clamp_min_(1e-30)  # all-zero inputs give y ≈ 0
 
 
+def _tensor_pass(x, w, io, gen, transposed, running) -> tuple[Tensor, int, int]:
+    """The reference: :func:`_one_pass` in tensor operations, bound management repeating it on the
+    saturated samples; any device and dtype, weight noise included."""
+    scale = nm_scale(x, io, running)
+    y, sat = _one_pass(x, scale, w, io, gen, transposed)
+    n_first = n_final = int(sat.sum())
+    if n_first and io.bound_management == "iterative":
+        if scale is None:
+            scale = torch.ones(x.shape[0], 1, device=x.device, dtype=x.dtype)
+        for _ in range(io.bm_max_iter):
+            idx = sat.nonzero().squeeze(1)
+            scale[idx] *= 2
+            y_i, sat_i = _one_pass(x[idx], scale[idx], w, io, gen, transposed)
+            y[idx] = y_i
+            sat = sat.clone()
+            sat[idx] = sat_i
+            n_final = int(sat.sum())
+            if not n_final:
+                break
+    return y, n_first, n_final
+
+
 def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, gen: torch.Generator | None,
                transposed: bool = False, stats: dict | None = None,
                running: Tensor | None = None) -> Tensor:
@@ -172,29 +181,9 @@ def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, gen: torch.Generator | None,
     if io.is_perfect:
         return x @ w if transposed else x @ w.T
     if _fusable(x, w, io):
-        one_pass = _fused_pass
-        abs_max = io.noise_management == "abs_max" or (io.noise_management == "average_abs_max" and running is None)
-        scale = torch.empty(x.shape[0], 1) if abs_max else nm_scale(x, io, running)
-        if scale is None:
-            scale = torch.ones(x.shape[0], 1)
+        y, n_first, n_final = _kernel_pass(x, w, io, gen, transposed, running)
     else:
-        one_pass, abs_max = _one_pass, False
-        scale = nm_scale(x, io, running)
-    y, sat = one_pass(x, scale, abs_max, w, io, gen, transposed)
-    n_first = n_final = int(sat.sum())
-    if n_first and io.bound_management == "iterative":
-        if scale is None:
-            scale = torch.ones(x.shape[0], 1, device=x.device, dtype=x.dtype)
-        for _ in range(io.bm_max_iter):
-            idx = sat.nonzero().squeeze(1)
-            scale[idx] *= 2
-            y_i, sat_i = one_pass(x[idx], scale[idx], False, w, io, gen, transposed)
-            y[idx] = y_i
-            sat = sat.clone()
-            sat[idx] = sat_i
-            n_final = int(sat.sum())
-            if not n_final:
-                break
+        y, n_first, n_final = _tensor_pass(x, w, io, gen, transposed, running)
     if stats is not None:
         stats["mvms"] = stats.get("mvms", 0) + x.shape[0]
         stats["saturated"] = stats.get("saturated", 0) + n_first

@@ -1,11 +1,13 @@
-"""The periphery of one analog pass fused into two numba loops over the batch (CPU).
+"""A whole analog pass in numba (CPU): :func:`mvm`, the periphery around a BLAS product.
 
-The same arithmetic as :func:`.periphery._one_pass`, in the same float32 order and with the
-same random numbers drawn from the tile's torch generator in the same order, but one pass
-over the inputs (noise-management scale, DAC levels, input noise) and one over the outputs
-(output noise, saturation flag, ADC levels, rescale) instead of about fifteen small tensor
-operations and their temporaries; the matrix product between them stays with torch (BLAS).
-An empty random array (shape 0 × 0) means that source of randomness is off.
+The same arithmetic as the tensor reference :func:`.periphery._one_pass`, in the same float32
+order: one loop over the inputs (noise-management scale, DAC levels, input noise, :func:`dac`),
+the matrix product (BLAS, called from numba), one loop over the outputs (output noise,
+saturation flag, ADC levels, rescale, :func:`adc`), then bound management repeating the pass
+for the saturated rows only — instead of about fifteen small tensor operations per pass and a
+Python loop. Random numbers come from a xoshiro256** state (ziggurat normals) or, for the
+first pass, from arrays the caller drew in bulk; an empty array (shape 0 × 0) means that
+source of randomness is off or not given.
 """
 from __future__ import annotations
 
@@ -69,7 +71,7 @@ def adc(y, res, scale, noise, xi, bound, inv_out_res, out_res, kmax, u, saturate
         saturated[b] = peak >= bound
 
 
-# --- a whole analog pass inside numba (for kernels that loop over time steps) -------------------
+# --- a whole analog pass ---------------------------------------------------------------------------
 # Parameters of one direction's periphery, packed by :func:`.periphery.io_params`:
 P_PERFECT, P_NM, P_NM_CONST, P_INP_RES, P_INP_KMAX, P_INP_BOUND, P_INP_STO, P_INP_NOISE, \
     P_OUT_NOISE, P_OUT_BOUND, P_OUT_RES, P_OUT_KMAX, P_OUT_STO, P_BM_ITER = range(14)
