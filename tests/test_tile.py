@@ -75,7 +75,7 @@ def test_update_and_bl_management_stay_unbiased(management):
 
 
 @pytest.mark.parametrize("q", [0.004, 0.08, 0.25, 0.6])
-@pytest.mark.parametrize("limit", [2, 10, 31])
+@pytest.mark.parametrize("limit", [2, 10, 31, 64, 100])
 def test_pulse_trains_are_independent_bernoulli_slots(q, limit):
     """Whatever branch draws a train (empty-first for short sparse ones, slot by slot for dense
     ones), its slots fire independently with probability q: per-slot rates, pairwise

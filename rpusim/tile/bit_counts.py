@@ -91,9 +91,11 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
     samples × lines, read row by row) into pos/neg words: sample b occupies slots bases[b] …
     bases[b] + limits[b] − 1 of every line.
 
-    Short or dense trains compare one 32-bit half of a random word per slot (resolution 2⁻³²;
-    single-slot trains use both halves of each word, one per line);
-    long, sparse ones skip geometrically from pulse to pulse (one logarithm per pulse).
+    Every slot compares one 32-bit half of a random word with the probability (resolution 2⁻³²).
+    A train of up to 64 slots is built in one word, two slots per random word without branches,
+    and ORed into the one or two words of the line it covers (single-slot trains use the two
+    halves of a word for two lines); longer trains go word by word when dense and skip
+    geometrically from pulse to pulse when sparse (one logarithm per pulse).
     """
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     n_samples, n = v.shape
@@ -120,6 +122,31 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
                         pos[i, word] |= bit
                     else:
                         neg[i, word] |= bit
+                    fired[i] = True
+            continue
+        if limit <= 64:  # a short train: built in one word, placed at its slots
+            word, offset = base >> 6, uint64(base & 63)
+            mask = (uint64(1) << uint64(limit)) - uint64(1) if limit < 64 else ~uint64(0)
+            straddles = (base & 63) + limit > 64
+            for i in range(n):
+                q = c[b] * abs(v[b, i])
+                if not q > 0.0:
+                    continue
+                threshold = uint64(min(q, 1.0) * 4294967296.0)
+                acc = uint64(0)
+                for slot in range(0, limit, 2):
+                    r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+                    acc |= (uint64((r >> uint64(32)) < threshold) | (uint64((r & uint64(0xFFFFFFFF)) < threshold) << uint64(1))) << uint64(slot)
+                acc &= mask
+                if acc:
+                    if v[b, i] > 0:
+                        pos[i, word] |= acc << offset
+                        if straddles:
+                            pos[i, word + 1] |= acc >> (uint64(64) - offset)
+                    else:
+                        neg[i, word] |= acc << offset
+                        if straddles:
+                            neg[i, word + 1] |= acc >> (uint64(64) - offset)
                     fired[i] = True
             continue
         for i in range(n):
