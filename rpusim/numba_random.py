@@ -16,9 +16,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 from numba import njit, uint64
 
 _U53 = 1.0 / 9007199254740992.0
+
+
+def draw_seed(gen) -> int:
+    """A seed for a kernel's stream, drawn from a torch generator (None: torch's default one),
+    so that runs stay reproducible and resumable with the generator's state."""
+    return int(torch.empty((), dtype=torch.int64).random_(0, 2**62, generator=gen))
 
 
 @njit(cache=True, inline="always")

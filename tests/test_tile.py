@@ -74,19 +74,27 @@ def test_update_and_bl_management_stay_unbiased(management):
     assert ((dw.mean(0) - (-0.01 * d.T @ x)).abs() < 4.5 * se + 1e-7).all()
 
 
+def _bits(words, n, limit):
+    import numpy as np
+    return np.unpackbits(words.view(np.uint8), bitorder="little")[: n * limit].reshape(n, limit).astype(float)
+
+
 @pytest.mark.parametrize("q", [0.004, 0.08, 0.25, 0.6])
 @pytest.mark.parametrize("limit", [2, 10, 31, 64, 100])
 def test_pulse_trains_are_independent_bernoulli_slots(q, limit):
-    """Whatever branch draws a train (empty-first for short sparse ones, slot by slot for dense
-    ones), its slots fire independently with probability q: per-slot rates, pairwise
+    """Whatever branch draws a train (one word for ≤ 64 slots, word by word or by geometric
+    skips beyond), its slots fire independently with probability q: per-slot rates, pairwise
     coincidences and the pulse-count distribution of Binomial(limit, q)."""
     import numpy as np
-    from rpusim.tile.bit_counts import _draw_trains
+    from rpusim.numba_random import seeded_state
+    from rpusim.tile.bit_counts import _pack_line_pulses
     n = 40_000
     x = np.full((n, 1), q, np.float32)
     limits, bases = np.full(n, limit, np.int64), np.arange(n, dtype=np.int64) * limit
-    xpos = _draw_trains(x, np.ones(n), x, np.zeros(n), limits, bases, n * limit, 9)[0][0]
-    bits = np.unpackbits(xpos.view(np.uint8), bitorder="little")[: n * limit].reshape(n, limit).astype(float)
+    pos, neg = np.zeros((1, (n * limit + 63) // 64), np.uint64), np.zeros((1, (n * limit + 63) // 64), np.uint64)
+    _pack_line_pulses(x, np.ones(n), limits, bases, pos, neg, np.zeros(1, np.bool_), seeded_state(9))
+    assert not neg.any()
+    bits = _bits(pos[0], n, limit)
     se = math.sqrt(q * (1 - q) / n)
     assert np.abs(bits.mean(0) - q).max() < 4.5 * se
     both = (bits[:, 0] * bits[:, -1]).mean()  # first and last slot: independent
@@ -94,6 +102,34 @@ def test_pulse_trains_are_independent_bernoulli_slots(q, limit):
     counts = np.bincount(bits.sum(1).astype(int), minlength=limit + 1)[:4] / n
     binom = [math.comb(limit, k) * q**k * (1 - q) ** (limit - k) for k in range(4)]
     assert np.allclose(counts[:len(binom)], binom[:len(counts)], atol=4.5 * math.sqrt(0.25 / n))
+
+
+@pytest.mark.parametrize("limit", [1, 10])
+def test_coincidences_drawn_where_the_sparser_side_fired_are_binomial(limit):
+    """The sparse side's trains are drawn first, the dense side's only in the slots where the sparse
+    one fired: the coincidences of two lines still follow Binomial(limit, p·q) per sample, and
+    the sign decides up or down."""
+    import numpy as np
+    from rpusim.tile.bit_counts import _count, _draw_trains, _plan
+    n, p, q = 30_000, 0.6, 0.05
+    x = np.full((n, 2), p, np.float32)
+    x[:, 1] = -p
+    d = np.full((n, 1), q, np.float32)
+    cx, cd, limits, bases, _, n_slots, _, _, x_first = _plan(x, d, 1.0, 1.0, limit, False, False)
+    assert not x_first and n_slots == n * limit  # δ expects fewer pulses: drawn first
+    cx[:], cd[:] = 1.0, 1.0
+    trains = _draw_trains(x, cx, d, cd, limits, bases, n_slots, False, 4)
+    per_sample = [_bits(trains[0][0], n, limit), _bits(trains[2][0], n, limit)]
+    n_coinc = (per_sample[0] * per_sample[1]).sum(1)  # x line 0 (+) with the δ line (+): down steps
+    pq = p * q
+    counts = np.bincount(n_coinc.astype(int), minlength=3)[:3] / n
+    binom = [math.comb(limit, k) * pq**k * (1 - pq) ** (limit - k) if k <= limit else 0.0 for k in range(3)]
+    assert np.allclose(counts, binom, atol=4.5 * math.sqrt(0.25 / n))
+    n_up, n_down = _count(*trains[:4], np.array([0]), np.array([0, 1]))
+    assert n_up[0, 0] == 0 and n_down[0, 1] == 0  # same signs step down, opposite signs step up
+    expected = n * limit * pq
+    for total in (n_down[0, 0], n_up[0, 1]):
+        assert abs(total - expected) < 4.5 * math.sqrt(expected)
 
 
 def test_single_slot_trains_count_like_the_gemm_path():
@@ -129,7 +165,7 @@ def test_cpu_kernel_plans_the_pulses_of_plan_pulses(management):
     x, d = torch.randn(40, 12, generator=g), torch.randn(40, 5, generator=g) * 0.3
     x[3], d[7] = 0, 0  # samples that fire nothing
     cfg = UpdateConfig(bl=31, **management)
-    cx, cd, limits, bases, stride, n_slots, total, clipped = _plan(
+    cx, cd, limits, bases, stride, n_slots, total, clipped, _ = _plan(
         x.numpy(), d.numpy(), 0.05, 0.001, cfg.bl, cfg.update_management, cfg.bl_management)
     keep = torch.ones(40, dtype=torch.bool)
     keep[[3, 7]] = False

@@ -15,7 +15,7 @@ import math
 import torch
 from numba import njit
 
-from ..numba_random import seeded_state, ziggurat
+from ..numba_random import draw_seed, seeded_state, ziggurat
 
 
 @njit(cache=True)
@@ -43,7 +43,7 @@ def _constant_steps_at(w, dw_up, dw_down, w_max, w_min, rows, cols, n_up, n_down
 def constant_steps_at(state: torch.Tensor, p: dict[str, torch.Tensor], rows: torch.Tensor, cols: torch.Tensor,
                       n_up: torch.Tensor, n_down: torch.Tensor, sigma: float, gen: torch.Generator) -> None:
     """Apply the counts (len(rows) × len(cols)) to ``state`` (n_devices × out × in) in place."""
-    seed = int(torch.randint(0, 2**62, (1,), generator=gen))
+    seed = draw_seed(gen)
     _constant_steps_at(state.numpy(), p["dw_up"].numpy(), p["dw_down"].numpy(), p["w_max"].numpy(),
                        p["w_min"].numpy(), rows.numpy(), cols.numpy(), n_up.contiguous().numpy(),
                        n_down.contiguous().numpy(), float(sigma), seed)

@@ -19,7 +19,7 @@ import math
 import torch
 from numba import njit
 
-from ..numba_random import seeded_state, ziggurat
+from ..numba_random import draw_seed, seeded_state, ziggurat
 
 
 @njit(cache=True)
@@ -61,7 +61,7 @@ def ctf_trains_at(state: torch.Tensor, p: dict[str, torch.Tensor], rows: torch.T
                   n_up: torch.Tensor, n_down: torch.Tensor, mean: torch.Tensor, rel_std: torch.Tensor,
                   t_prog: float, t_erase: float, beta: float, gen: torch.Generator) -> None:
     """Apply the counts (len(rows) × len(cols)) to ``state`` (n_devices × out × in) in place."""
-    seed = int(torch.randint(0, 2**62, (1,), generator=gen))
+    seed = draw_seed(gen)
     _trains_at(state.numpy(), p["w_lo"].numpy(), p["w_hi"].numpy(), p["speed"].numpy(), rows.numpy(),
                cols.numpy(), n_up.contiguous().numpy(), n_down.contiguous().numpy(),
                mean.double().numpy(), rel_std.double().numpy(), 1.0 / t_prog, 1.0 / t_erase, float(beta), seed)

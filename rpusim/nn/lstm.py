@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..numba_random import draw_seed
 from ..tile import RPUConfig
 from ..tile.periphery import draw_pass_noise, io_params, kernel_supports
 from .base import AnalogLayerBase
@@ -156,7 +157,7 @@ class _LSTMSequence(torch.autograd.Function):
         noise = draw_pass_noise(io, tile._gen(), seq.shape[0], seq.shape[1], w.shape[1], w.shape[0])
         out, z, acts, cells, tanh_c, stats = lstm_forward(
             seq.detach().numpy(), h0.detach().numpy(), c0.detach().numpy(), np.ascontiguousarray(w.numpy().T),
-            int(cell.analog_bias), io_params(io), _seed(tile), noise)
+            int(cell.analog_bias), io_params(io), draw_seed(tile._gen()), noise)
         _count(tile, "fwd_", stats)
         ctx.cell, ctx.w, ctx.saved = cell, w, (z, acts, cells, tanh_c)
         return torch.from_numpy(out), torch.from_numpy(out[-1].copy()), torch.from_numpy(cells[-1].copy())
@@ -171,18 +172,13 @@ class _LSTMSequence(torch.autograd.Function):
         z, acts, cells, tanh_c = ctx.saved
         dxs, dh0, dc0, deltas, stats = lstm_backward(
             grad_out.contiguous().numpy(), grad_h.contiguous().numpy(), grad_c.contiguous().numpy(), acts,
-            cells, tanh_c, w.numpy(), cell.input_size, io_params(io), _seed(tile), first_needs_pass, noise)
+            cells, tanh_c, w.numpy(), cell.input_size, io_params(io), draw_seed(tile._gen()), first_needs_pass, noise)
         _count(tile, "bwd_", stats)
         cell.array.remember(torch.from_numpy(z.reshape(-1, z.shape[-1])),
                             torch.from_numpy(deltas.reshape(-1, deltas.shape[-1])))
         ctx.saved = None
         return (torch.zeros(0), torch.from_numpy(dxs) if ctx.needs_input_grad[1] else None,
                 torch.from_numpy(dh0), torch.from_numpy(dc0), None)
-
-
-def _seed(tile) -> int:
-    """A seed for a kernel's random stream, drawn from the tile's generator (reproducible, resumable)."""
-    return int(torch.randint(0, 2**62, (1,), generator=tile._gen()))
 
 
 def _count(tile, prefix: str, stats) -> None:

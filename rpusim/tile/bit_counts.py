@@ -13,7 +13,10 @@ then popcounts of ANDed words:
     n_down_ij = popcount(X⁺_i & D⁺_j) + popcount(X⁻_i & D⁻_j)    (sign(x·δ) > 0: step down)
     n_up_ij   = popcount(X⁺_i & D⁻_j) + popcount(X⁻_i & D⁺_j)
 
-for the rows and columns that fired at all. The counts have exactly the distribution of
+for the rows and columns that fired at all. Only coincidences matter, so the side expecting
+fewer pulses is drawn first, and the other side only in the slots where it fired (when those are
+few, as they are for sparse errors): the counts keep their exact distribution for a fraction of
+the random numbers. The counts have exactly the distribution of
 :func:`.pulsed_update.coincidence_counts` (the GEMM form used on other devices), at a
 cost of one pass over the fired rows × columns instead of B·BL random draws per line and
 two dense matrix products. The random stream (:mod:`rpusim.numba_random`) is seeded from
@@ -27,7 +30,7 @@ import numpy as np
 import torch
 from numba import njit, uint64
 
-from ..numba_random import seeded_state, step, to_uniform
+from ..numba_random import draw_seed, seeded_state, step, to_uniform
 
 _M1, _M2, _M4, _H01 = (uint64(0x5555555555555555), uint64(0x3333333333333333),
                        uint64(0x0F0F0F0F0F0F0F0F), uint64(0x0101010101010101))
@@ -47,7 +50,7 @@ def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
 
     Samples with x = 0 or δ = 0 fire nothing and get no slots. Returns (cx, cd, slots of each
     sample, its first slot, most slots of a sample, slots in all, probabilities drawn,
-    probabilities clipped).
+    probabilities clipped, whether x expects fewer pulses than δ: Σ_b slots_b·C_b·Σ_i|v_bi|).
     """
     n_samples = x.shape[0]
     cx = np.zeros(n_samples)
@@ -58,13 +61,16 @@ def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
     n_slots = 0
     total = 0
     clipped = 0
+    x_pulses = d_pulses = 0.0
     for b in range(n_samples):
-        xmax = 0.0
+        xmax = xsum = 0.0
         for i in range(x.shape[1]):
             xmax = max(xmax, abs(x[b, i]))
-        dmax = 0.0
+            xsum += abs(x[b, i])
+        dmax = dsum = 0.0
         for j in range(d.shape[1]):
             dmax = max(dmax, abs(d[b, j]))
+            dsum += abs(d[b, j])
         if xmax == 0.0 or dmax == 0.0:
             continue
         need = min(max(math.ceil(lr * xmax * dmax / dw_min), 1), bl) if bl_management else bl
@@ -76,13 +82,15 @@ def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
         n_slots += need
         stride = max(stride, need)
         total += x.shape[1] + d.shape[1]
+        x_pulses += need * cx[b] * xsum
+        d_pulses += need * cd[b] * dsum
         if cx[b] * xmax > 1.0:  # the largest probability tells whether any clips
             for i in range(x.shape[1]):
                 clipped += cx[b] * abs(x[b, i]) > 1.0
         if cd[b] * dmax > 1.0:
             for j in range(d.shape[1]):
                 clipped += cd[b] * abs(d[b, j]) > 1.0
-    return cx, cd, limits, bases, stride, n_slots, total, clipped
+    return cx, cd, limits, bases, stride, n_slots, total, clipped, x_pulses <= d_pulses
 
 
 @njit(cache=True)
@@ -191,7 +199,48 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
 
 
 @njit(cache=True)
-def _draw_trains(x, cx, d, cd, limits, bases, n_slots, seed):
+def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
+    """Like :func:`_pack_line_pulses`, but draw each line's slots only where ``active`` (a word per
+    64 slots) is set: the slots where a line of the other side fired. Elsewhere a pulse could not
+    meet one, so leaving it undrawn changes no count (one 32-bit half of a random word per slot)."""
+    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
+    n_samples, n = v.shape
+    spare, have_spare = uint64(0), False
+    slots = np.empty(max(limits.max(), 1), np.int64)
+    for b in range(n_samples):
+        m = 0
+        for slot in range(bases[b], bases[b] + limits[b]):
+            if (active[slot >> 6] >> uint64(slot & 63)) & uint64(1):
+                slots[m] = slot
+                m += 1
+        if m == 0:
+            continue
+        for i in range(n):
+            q = c[b] * abs(v[b, i])
+            if not q > 0.0:
+                continue
+            threshold = uint64(min(q, 1.0) * 4294967296.0)
+            positive = v[b, i] > 0
+            for k in range(m):
+                if have_spare:
+                    u32, have_spare = spare, False
+                else:
+                    r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+                    u32, spare, have_spare = r >> uint64(32), r & uint64(0xFFFFFFFF), True
+                if u32 < threshold:
+                    slot = slots[k]
+                    if positive:
+                        pos[i, slot >> 6] |= uint64(1) << uint64(slot & 63)
+                    else:
+                        neg[i, slot >> 6] |= uint64(1) << uint64(slot & 63)
+                    fired[i] = True
+    rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
+
+
+@njit(cache=True)
+def _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed):
+    """Trains of both sides: the side expecting fewer pulses (x when ``x_first``) in full, the other
+    one only in the slots where the first fired (when those are at most a third of all slots)."""
     rng = seeded_state(seed)
     n_words = (n_slots + 63) // 64
     xpos = np.zeros((x.shape[1], n_words), np.uint64)
@@ -200,8 +249,28 @@ def _draw_trains(x, cx, d, cd, limits, bases, n_slots, seed):
     dneg = np.zeros((d.shape[1], n_words), np.uint64)
     xfired = np.zeros(x.shape[1], np.bool_)
     dfired = np.zeros(d.shape[1], np.bool_)
-    _pack_line_pulses(x, cx, limits, bases, xpos, xneg, xfired, rng)
-    _pack_line_pulses(d, cd, limits, bases, dpos, dneg, dfired, rng)
+    if x_first:
+        _pack_line_pulses(x, cx, limits, bases, xpos, xneg, xfired, rng)
+        first_pos, first_neg = xpos, xneg
+    else:
+        _pack_line_pulses(d, cd, limits, bases, dpos, dneg, dfired, rng)
+        first_pos, first_neg = dpos, dneg
+    active = np.zeros(n_words, np.uint64)
+    for line in range(first_pos.shape[0]):
+        for w in range(n_words):
+            active[w] |= first_pos[line, w] | first_neg[line, w]
+    n_active = 0
+    for w in range(n_words):
+        n_active += _popcount(active[w])
+    sparse = 3 * n_active <= n_slots
+    if x_first and sparse:
+        _pack_at_slots(d, cd, limits, bases, active, dpos, dneg, dfired, rng)
+    elif x_first:
+        _pack_line_pulses(d, cd, limits, bases, dpos, dneg, dfired, rng)
+    elif sparse:
+        _pack_at_slots(x, cx, limits, bases, active, xpos, xneg, xfired, rng)
+    else:
+        _pack_line_pulses(x, cx, limits, bases, xpos, xneg, xfired, rng)
     return xpos, xneg, dpos, dneg, xfired, dfired
 
 
@@ -233,10 +302,9 @@ def packed_update_counts(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: fl
     """
     x = x.detach().contiguous().numpy()
     d = d.detach().contiguous().numpy()
-    cx, cd, limits, bases, stride, n_slots, total, clipped = _plan(
+    cx, cd, limits, bases, stride, n_slots, total, clipped, x_first = _plan(
         x, d, float(lr), float(dw_min), cfg.bl, cfg.update_management, cfg.bl_management)
-    seed = int(torch.randint(0, 2**62, (1,), generator=gen))
-    xpos, xneg, dpos, dneg, xf, df = _draw_trains(x, cx, d, cd, limits, bases, n_slots, seed)
+    xpos, xneg, dpos, dneg, xf, df = _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, draw_seed(gen))
     rows, cols = np.flatnonzero(df), np.flatnonzero(xf)
     n_up, n_down = _count(xpos, xneg, dpos, dneg, rows, cols)
     return (torch.from_numpy(rows), torch.from_numpy(cols), torch.from_numpy(n_up),

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..numba_random import fill_normal, fill_uniform, seeded_state
+from ..numba_random import draw_seed, fill_normal, fill_uniform, seeded_state
 from .config import IOConfig
 from .periphery_kernel import NM_ABS_MAX, NM_CONSTANT, NM_NONE, P_NM, P_NM_CONST, mvm
 
@@ -85,7 +85,7 @@ def _kernel_pass(x: Tensor, w: Tensor, io: IOConfig, gen, transposed: bool,
         p[P_NM], p[P_NM_CONST] = NM_CONSTANT, max(float(running), 1e-30)
     counts = np.zeros(3, np.int64)
     w_np = w.detach().numpy()
-    rng = seeded_state(int(torch.randint(0, 2**62, (1,), generator=gen)))
+    rng = seeded_state(draw_seed(gen))
     y = mvm(x.detach().contiguous().numpy(), w_np if transposed else w_np.T, p, rng, counts, _OFF, _OFF, _OFF, _OFF)
     return torch.from_numpy(y), int(counts[1]), int(counts[2])
 
@@ -120,7 +120,7 @@ def draw_pass_noise(io: IOConfig, gen, n_passes: int, n_rows: int, n_in: int, n_
         if not on or io.is_perfect:
             return _OFF3
         out = np.empty((n_passes, n_rows, size), np.float32)
-        fill(out, int(torch.randint(0, 2**62, (1,), generator=gen)))
+        fill(out, draw_seed(gen))
         return out
     return (draw(fill_uniform, n_in, io.inp_sto_round and io.inp_bits > 0), draw(fill_normal, n_in, io.inp_noise > 0),
             draw(fill_normal, n_out, io.out_noise > 0), draw(fill_uniform, n_out, io.out_sto_round and io.out_bits > 0))
