@@ -50,8 +50,8 @@ def main() -> None:
     for batch in (int(b) for b in args.batches.split(",")):
         fp, analog = trainer("fp", batch, args.images), trainer(args.variant, batch, args.images)
         fp(), analog()   # warm-up
-        t_fp = min(fp() for _ in range(args.rounds))
-        t_an = min(analog() for _ in range(args.rounds))
+        rounds = [(fp(), analog()) for _ in range(args.rounds)]  # alternating
+        t_fp, t_an = min(r[0] for r in rounds), min(r[1] for r in rounds)
         print(f"batch {batch}: floating point {t_fp * 1e3:.2f} ms/image, analog ({args.variant}) "
               f"{t_an * 1e3:.2f} ms/image, ratio {t_an / t_fp:.1f}×")
 

@@ -1,5 +1,6 @@
 """Time per training step of the 2×64 character LSTM, analog ÷ floating point, in one run.
 
+Floating-point and analog steps alternate, so that the machine's speed drifts hit both alike.
 One step = forward over a window (sequence 100 × batch 32 streams of War and Peace, one-hot
 input), cross-entropy, BPTT, optimizer step (AnalogSGD: for the analog model the pulsed
 update of every array from all T·B rows). The analog model is the RPU baseline with update
@@ -11,6 +12,7 @@ reference update for comparison (slow). Prints the median step time of each and 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 
@@ -21,7 +23,8 @@ from rpusim.experiments.lm_task import CharLanguageModel
 from rpusim.optim import AnalogSGD
 
 
-def step_times(analog: bool, steps: int, mode: str = "fast", seq_len: int = 100, batch: int = 32) -> list[float]:
+def trainer(analog: bool, mode: str = "fast", seq_len: int = 100, batch: int = 32):
+    """A function that times one training step of the model on the next window."""
     cfg = RunConfig.from_dict({
         "task": "char_lm", "data": {"dataset": "warpeace", "train_limit": 40 * seq_len * batch, "seq_len": seq_len},
         "model": {"kind": "lstm", "hidden": [64, 64], "analog": analog},
@@ -31,8 +34,10 @@ def step_times(analog: bool, steps: int, mode: str = "fast", seq_len: int = 100,
     torch.manual_seed(0)
     model = task.build_model()
     opt = AnalogSGD(model.parameters(), lr=cfg.train.lr)
-    times = []
-    for i, batch_ in zip(range(steps + 1), task.batches(1)):
+    windows = (b for epoch in itertools.count(1) for b in task.batches(epoch))
+
+    def step() -> float:
+        batch_ = next(windows)
         t0 = time.perf_counter()
         opt.zero_grad()
         loss = task.loss(model, batch_)
@@ -40,9 +45,8 @@ def step_times(analog: bool, steps: int, mode: str = "fast", seq_len: int = 100,
         if not analog:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if i:  # the first step warms up
-            times.append(time.perf_counter() - t0)
-    return times
+        return time.perf_counter() - t0
+    return step
 
 
 def main() -> None:
@@ -52,13 +56,20 @@ def main() -> None:
     parser.add_argument("--exact", action="store_true", help="also time the exact sequential update")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    fp = statistics.median(step_times(False, args.steps))
-    ana = statistics.median(step_times(True, args.steps))
-    print(f"2x64 LSTM, seq 100 x batch 32, {args.threads} thread(s), median of {args.steps} steps")
+    fp_step, analog_step = trainer(False), trainer(True)
+    fp_step(), analog_step()  # warm-up
+    fp_times, analog_times = [], []
+    for _ in range(args.steps):  # alternating, so that the machine's drifts hit both alike
+        fp_times.append(fp_step())
+        analog_times.append(analog_step())
+    fp, ana = statistics.median(fp_times), statistics.median(analog_times)
+    print(f"2x64 LSTM, seq 100 x batch 32, {args.threads} thread(s), median of {args.steps} alternating steps")
     print(f"floating point      {fp * 1e3:9.1f} ms/step")
     print(f"analog (fast)       {ana * 1e3:9.1f} ms/step   ratio {ana / fp:6.1f}x")
     if args.exact:
-        exact = statistics.median(step_times(True, 2, mode="exact"))
+        exact_step = trainer(True, mode="exact")
+        exact_step()
+        exact = statistics.median([exact_step() for _ in range(2)])
         print(f"analog (exact)      {exact * 1e3:9.1f} ms/step   ratio {exact / fp:6.1f}x")
 
 
