@@ -114,22 +114,15 @@ def ziggurat(s0, s1, s2, s3):
 
 
 @njit(cache=True)
-def fill_normal(out, seed):
-    """Fill the float32 array ``out`` with N(0, 1) draws (ziggurat) from a stream seeded by ``seed``."""
-    s = seeded_state(seed)
-    s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
+def fill(out, rng, normal):
+    """Fill the contiguous float32 array ``out`` with N(0, 1) draws (ziggurat; ``normal``) or U[0, 1)
+    draws (24 bits, exactly < 1 in float32) from the state ``rng``, which is advanced."""
+    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     flat = out.reshape(-1)
     for k in range(flat.size):
-        v, s0, s1, s2, s3 = ziggurat(s0, s1, s2, s3)
-        flat[k] = v
-
-
-@njit(cache=True)
-def fill_uniform(out, seed):
-    """Fill the float32 array ``out`` with U[0, 1) draws from a stream seeded by ``seed``."""
-    s = seeded_state(seed)
-    s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
-    flat = out.reshape(-1)
-    for k in range(flat.size):
-        r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
-        flat[k] = np.float32(float(r >> uint64(40)) * 5.9604644775390625e-08)  # 24 bits: exactly < 1
+        if normal:
+            flat[k], s0, s1, s2, s3 = ziggurat(s0, s1, s2, s3)
+        else:
+            r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+            flat[k] = np.float32(float(r >> uint64(40)) * 5.9604644775390625e-08)
+    rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3

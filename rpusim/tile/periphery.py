@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..numba_random import draw_seed, fill_normal, fill_uniform, seeded_state
+from ..numba_random import draw_seed, fill, seeded_state
 from .config import IOConfig
 from .periphery_kernel import NM_ABS_MAX, NM_CONSTANT, NM_NONE, P_NM, P_NM_CONST, mvm
 
@@ -116,14 +116,14 @@ def draw_pass_noise(io: IOConfig, gen, n_passes: int, n_rows: int, n_in: int, n_
     """The random numbers of the first pass of n_passes passes at once, as (u_in, xi_in, xi_out, u_out),
     each n_passes × rows × size, or empty (0 × 0 × 0) when off; drawn in numba (ziggurat normals)
     from streams seeded by the tile's generator."""
-    def draw(fill, size, on):
+    def draw(normal, size, on):
         if not on or io.is_perfect:
             return _OFF3
         out = np.empty((n_passes, n_rows, size), np.float32)
-        fill(out, draw_seed(gen))
+        fill(out, seeded_state(draw_seed(gen)), normal)
         return out
-    return (draw(fill_uniform, n_in, io.inp_sto_round and io.inp_bits > 0), draw(fill_normal, n_in, io.inp_noise > 0),
-            draw(fill_normal, n_out, io.out_noise > 0), draw(fill_uniform, n_out, io.out_sto_round and io.out_bits > 0))
+    return (draw(False, n_in, io.inp_sto_round and io.inp_bits > 0), draw(True, n_in, io.inp_noise > 0),
+            draw(True, n_out, io.out_noise > 0), draw(False, n_out, io.out_sto_round and io.out_bits > 0))
 
 
 def kernel_supports(io: IOConfig) -> bool:

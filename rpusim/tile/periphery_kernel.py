@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ..numba_random import step, to_uniform, ziggurat
+from ..numba_random import fill
 
 
 @njit(cache=True, inline="always")
@@ -79,40 +79,13 @@ NM_NONE, NM_ABS_MAX, NM_CONSTANT = 0, 1, 2
 
 
 @njit(cache=True)
-def _uniforms(rng, n_rows, n_cols, on):
-    """U[0, 1) draws from the xoshiro state ``rng`` (the empty array when off)."""
-    if not on:
-        return np.zeros((0, 0), np.float32)
-    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
-    out = np.empty((n_rows, n_cols), np.float32)
-    for b in range(n_rows):
-        for i in range(n_cols):
-            r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
-            out[b, i] = min(np.float32(to_uniform(r)), np.float32(0.99999994))
-    rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
-    return out
-
-
-@njit(cache=True)
-def _normals(rng, n_rows, n_cols, on):
-    """N(0, 1) draws from the xoshiro state ``rng`` (the empty array when off)."""
-    if not on:
-        return np.zeros((0, 0), np.float32)
-    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
-    out = np.empty((n_rows, n_cols), np.float32)
-    for b in range(n_rows):
-        for i in range(n_cols):
-            out[b, i], s0, s1, s2, s3 = ziggurat(s0, s1, s2, s3)
-    rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
-    return out
-
-
-@njit(cache=True)
 def _or_draw(given, rng, n_rows, n_cols, on, normal):
     """The random numbers ``given`` for a pass, or fresh ones from ``rng`` when none were given."""
     if not on or given.shape[0]:
         return given
-    return _normals(rng, n_rows, n_cols, True) if normal else _uniforms(rng, n_rows, n_cols, True)
+    out = np.empty((n_rows, n_cols), np.float32)
+    fill(out, rng, normal)
+    return out
 
 
 @njit(cache=True)
