@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from ..numba_random import draw_seed
 from ..tile import RPUConfig
 from ..tile.periphery import draw_pass_noise, io_params, kernel_supports
+from ..tile.tile import STAT_KEYS
 from .base import AnalogLayerBase
 from .conversion import register_converter
 from .lstm_kernel import lstm_backward, lstm_forward
@@ -182,7 +183,7 @@ class _LSTMSequence(torch.autograd.Function):
 
 
 def _count(tile, prefix: str, stats) -> None:
-    for key, value in zip(("mvms", "saturated", "saturated_final"), stats.tolist()):
+    for key, value in zip(STAT_KEYS, stats.tolist()):
         tile.stats[prefix + key] += value
 
 

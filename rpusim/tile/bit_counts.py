@@ -238,6 +238,30 @@ def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
 
 
 @njit(cache=True)
+def _draw_then_fired_slots(v, c, limits, bases, pos, neg, fired, rng):
+    """Draw one side's trains in full; return the slots where any of its lines fired (a word per 64)."""
+    _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng)
+    active = np.zeros(pos.shape[1], np.uint64)
+    for line in range(pos.shape[0]):
+        for w in range(pos.shape[1]):
+            active[w] |= pos[line, w] | neg[line, w]
+    return active
+
+
+@njit(cache=True)
+def _draw_where(v, c, limits, bases, active, n_slots, pos, neg, fired, rng):
+    """Draw the other side's trains: only in the ``active`` slots when those are at most a third of
+    all slots, in full otherwise."""
+    n_active = 0
+    for w in range(active.size):
+        n_active += _popcount(active[w])
+    if 3 * n_active <= n_slots:
+        _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng)
+    else:
+        _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng)
+
+
+@njit(cache=True)
 def _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed):
     """Trains of both sides: the side expecting fewer pulses (x when ``x_first``) in full, the other
     one only in the slots where the first fired (when those are at most a third of all slots)."""
@@ -250,27 +274,11 @@ def _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed):
     xfired = np.zeros(x.shape[1], np.bool_)
     dfired = np.zeros(d.shape[1], np.bool_)
     if x_first:
-        _pack_line_pulses(x, cx, limits, bases, xpos, xneg, xfired, rng)
-        first_pos, first_neg = xpos, xneg
+        active = _draw_then_fired_slots(x, cx, limits, bases, xpos, xneg, xfired, rng)
+        _draw_where(d, cd, limits, bases, active, n_slots, dpos, dneg, dfired, rng)
     else:
-        _pack_line_pulses(d, cd, limits, bases, dpos, dneg, dfired, rng)
-        first_pos, first_neg = dpos, dneg
-    active = np.zeros(n_words, np.uint64)
-    for line in range(first_pos.shape[0]):
-        for w in range(n_words):
-            active[w] |= first_pos[line, w] | first_neg[line, w]
-    n_active = 0
-    for w in range(n_words):
-        n_active += _popcount(active[w])
-    sparse = 3 * n_active <= n_slots
-    if x_first and sparse:
-        _pack_at_slots(d, cd, limits, bases, active, dpos, dneg, dfired, rng)
-    elif x_first:
-        _pack_line_pulses(d, cd, limits, bases, dpos, dneg, dfired, rng)
-    elif sparse:
-        _pack_at_slots(x, cx, limits, bases, active, xpos, xneg, xfired, rng)
-    else:
-        _pack_line_pulses(x, cx, limits, bases, xpos, xneg, xfired, rng)
+        active = _draw_then_fired_slots(d, cd, limits, bases, dpos, dneg, dfired, rng)
+        _draw_where(x, cx, limits, bases, active, n_slots, xpos, xneg, xfired, rng)
     return xpos, xneg, dpos, dneg, xfired, dfired
 
 
