@@ -7,6 +7,7 @@ from torch.nn import functional as F
 
 from rpusim.devices import ConstantStepDevice
 from rpusim.nn import AnalogConv1d, AnalogConv2d, AnalogLinear, convert_to_analog, layer_stats
+from rpusim.nn.patches import patch_rows
 from rpusim.optim import AnalogSGD
 from rpusim.tile import IOConfig, RPUConfig, UpdateConfig
 
@@ -36,6 +37,24 @@ def test_conv2d_forward_and_gradients_equal_torch(kw, digital_bias):
     y1.backward(g)
     y2.backward(g)
     torch.testing.assert_close(x2.grad, x1.grad, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("geometry", [((5, 5), (1, 1), (0, 0), (1, 1)), ((3, 2), (2, 1), (2, 1), (2, 3))])
+@pytest.mark.parametrize("ones", [False, True])
+def test_patch_rows_kernel_equals_unfold(geometry, ones):
+    """The numba patch rows (CPU float32) and their gradient equal unfold's (the float64 path)."""
+    kernel, dilation, padding, stride = geometry
+    x = torch.randn(3, 2, 11, 9, dtype=torch.float64, requires_grad=True)
+    x32 = x.detach().float().requires_grad_(True)
+    h = (11 + 2 * padding[0] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    w = (9 + 2 * padding[1] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    rows, rows32 = (patch_rows(v, kernel, dilation, padding, stride, (h, w), ones) for v in (x, x32))
+    assert rows.shape == (3 * h * w, 2 * kernel[0] * kernel[1] + ones)
+    torch.testing.assert_close(rows32, rows.float())
+    g = torch.randn_like(rows)
+    rows.backward(g)
+    rows32.backward(g.float())
+    torch.testing.assert_close(x32.grad, x.grad.float(), atol=1e-5, rtol=1e-5)
 
 
 def test_conv2d_sgd_step_equals_torch_weight_gradient():

@@ -36,9 +36,10 @@ class AnalogLayerBase(nn.Module):
         b = torch.empty(out_size).uniform_(-bound, bound) if has_bias else None
         self.set_weights(w, b)
 
-    def analog_forward(self, x: Tensor) -> Tensor:
-        """W·x (+ b) for a batch of row vectors x (B × in)."""
-        if self.analog_bias:
+    def analog_forward(self, x: Tensor, ones_appended: bool = False) -> Tensor:
+        """W·x (+ b) for a batch of row vectors x (B × in; with the bias on the array, B × (in + 1)
+        when the caller has already appended its column of ones)."""
+        if self.analog_bias and not ones_appended:
             x = torch.cat([x, torch.ones(x.shape[0], 1, device=x.device, dtype=x.dtype)], dim=1)
         y = analog_matmul(self.analog_ctx, x, self.array)
         return y if self.bias is None else y + self.bias

@@ -26,11 +26,11 @@ image of height 1.
 from __future__ import annotations
 
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from ..tile import RPUConfig
 from .base import AnalogLayerBase
 from .conversion import register_converter
+from .patches import patch_rows
 
 
 def _pair(v, name: str) -> tuple[int, int]:
@@ -83,9 +83,9 @@ class AnalogConv2d(AnalogLayerBase):
             raise ValueError(f"AnalogConv2d: expected input B × {self.in_channels} × H × W, got {tuple(x.shape)}")
         b = x.shape[0]
         h_out, w_out = self.output_size(x.shape[2], x.shape[3])
-        patches = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)  # B × k²d × L
-        rows = patches.transpose(1, 2).reshape(-1, self.fan_in)                           # B·L × k²d
-        y = self.analog_forward(rows)                                                     # B·L × M
+        rows = patch_rows(x, self.kernel_size, self.dilation, self.padding, self.stride,
+                          (h_out, w_out), self.analog_bias)                      # B·L × (k²d [+ 1])
+        y = self.analog_forward(rows, ones_appended=True)                        # B·L × M
         return y.reshape(b, h_out * w_out, self.out_channels).transpose(1, 2).reshape(
             b, self.out_channels, h_out, w_out)
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from ..numba_random import fill
 
@@ -26,6 +28,25 @@ def _level(v, kmax, u, b, i):
     return np.float32(min(max(v, -kmax), kmax))
 
 
+@intrinsic
+def _bits_as_float32(typingctx, bits):
+    """The float32 whose bit pattern is the int32 ``bits``."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+@njit(cache=True, inline="always")
+def _abs_max(bits, b):
+    """max_i |v_bi| of a float32 matrix v, given as its bit patterns (``v.view(np.int32)``): the
+    largest sign-cleared pattern (for floats ≥ 0 the patterns order as the values do; an integer
+    maximum vectorises where a float one does not)."""
+    m = np.int32(0)
+    for i in range(bits.shape[1]):
+        m = max(m, bits[b, i] & np.int32(0x7FFFFFFF))
+    return _bits_as_float32(m)
+
+
 @njit(cache=True)
 def dac(x, scale, abs_max, inv_res, kmax, bound, u, noise, xi):
     """Inputs in units of the DAC step: levels of x/s (or x/s clipped to ±bound when kmax = 0),
@@ -33,22 +54,27 @@ def dac(x, scale, abs_max, inv_res, kmax, bound, u, noise, xi):
     here as max|x_b| (at least 1e-30) and written back."""
     n_samples, n = x.shape
     out = np.empty_like(x)
+    bits = x.view(np.int32)
+    fk = np.float32(kmax)
+    deterministic_levels = kmax > 0 and not u.shape[0]
     for b in range(n_samples):
         if abs_max:
-            m = np.float32(0.0)
-            for i in range(n):
-                m = max(m, abs(x[b, i]))
-            scale[b] = max(m, np.float32(1e-30))
+            scale[b] = max(_abs_max(bits, b), np.float32(1e-30))
         inv = np.float32(1.0) / scale[b]
-        for i in range(n):
-            v = np.float32(x[b, i] * inv)
-            if kmax > 0:
-                v = _level(np.float32(v * inv_res), kmax, u, b, i)
-            else:
-                v = np.float32(min(max(v, -bound), bound))
-            if xi.shape[0]:
-                v = np.float32(v + noise * xi[b, i])
-            out[b, i] = v
+        if deterministic_levels:  # the common case, as one vectorised loop
+            for i in range(n):
+                out[b, i] = min(max(np.rint(np.float32(np.float32(x[b, i] * inv) * inv_res)), -fk), fk)
+        else:
+            for i in range(n):
+                v = np.float32(x[b, i] * inv)
+                if kmax > 0:
+                    v = _level(np.float32(v * inv_res), kmax, u, b, i)
+                else:
+                    v = np.float32(min(max(v, -bound), bound))
+                out[b, i] = v
+        if xi.shape[0]:
+            for i in range(n):
+                out[b, i] = np.float32(out[b, i] + noise * xi[b, i])
     return out
 
 
@@ -56,19 +82,30 @@ def dac(x, scale, abs_max, inv_res, kmax, bound, u, noise, xi):
 def adc(y, res, scale, noise, xi, bound, inv_out_res, out_res, kmax, u, saturated):
     """In place: y ← s·ADC(res·y + noise·xi); saturated[b] = max|res·y_b + noise·xi_b| ≥ bound."""
     n_samples, m = y.shape
+    bits = y.view(np.int32)
+    fk = np.float32(kmax)
+    deterministic_levels = kmax > 0 and not u.shape[0]
     for b in range(n_samples):
-        peak = np.float32(0.0)
-        for j in range(m):
-            v = np.float32(y[b, j] * res)
-            if xi.shape[0]:
-                v = np.float32(v + noise * xi[b, j])
-            peak = max(peak, abs(v))
-            if kmax > 0:
-                v = np.float32(_level(np.float32(v * inv_out_res), kmax, u, b, j) * out_res)
-            else:
-                v = np.float32(min(max(v, -bound), bound))
-            y[b, j] = v * scale[b]
-        saturated[b] = peak >= bound
+        if xi.shape[0]:
+            for j in range(m):
+                y[b, j] = np.float32(np.float32(y[b, j] * res) + np.float32(noise * xi[b, j]))
+        else:
+            for j in range(m):
+                y[b, j] = np.float32(y[b, j] * res)
+        saturated[b] = _abs_max(bits, b) >= bound
+        s = scale[b]
+        if deterministic_levels:
+            for j in range(m):
+                y[b, j] = np.float32(np.float32(min(max(np.rint(np.float32(y[b, j] * inv_out_res)), -fk), fk)
+                                                * out_res) * s)
+        else:
+            for j in range(m):
+                v = y[b, j]
+                if kmax > 0:
+                    v = np.float32(_level(np.float32(v * inv_out_res), kmax, u, b, j) * out_res)
+                else:
+                    v = np.float32(min(max(v, -bound), bound))
+                y[b, j] = v * s
 
 
 # --- a whole analog pass ---------------------------------------------------------------------------

@@ -1,0 +1,87 @@
+"""The image patches of a convolution as the rows the array sees (Gokmen, Onen, Haensch 2017).
+
+Row b·L + l holds patch l of image b, in ``torch.nn.functional.unfold``'s order (channel,
+kernel row, kernel column), followed by a constant 1 when the bias sits on the array:
+
+    rows[b·L + oh·W' + ow, c·kh·kw + i·kw + j] = x[b, c, oh·sh − ph + i·dh, ow·sw − pw + j·dw]
+
+(0 outside the image). Its gradient scatters each row back onto the image (``fold``). On the
+CPU in float32 both run as one numba loop each, writing the rows in the array's layout at once;
+elsewhere they are ``unfold``, a transpose and a concatenation, whose gradients autograd derives.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numba import njit
+from torch import Tensor
+from torch.nn import functional as F
+
+
+@njit(cache=True)
+def _unfold_rows(x, kh, kw, dh, dw, ph, pw, sh, sw, h_out, w_out, ones):
+    n_img, n_ch, h, w = x.shape
+    n = n_ch * kh * kw
+    rows = np.zeros((n_img * h_out * w_out, n + ones), np.float32)
+    for b in range(n_img):
+        for oh in range(h_out):
+            for ow in range(w_out):
+                r = (b * h_out + oh) * w_out + ow
+                for c in range(n_ch):
+                    for i in range(kh):
+                        y = oh * sh - ph + i * dh
+                        if y < 0 or y >= h:
+                            continue
+                        base = (c * kh + i) * kw
+                        for j in range(kw):
+                            z = ow * sw - pw + j * dw
+                            if 0 <= z < w:
+                                rows[r, base + j] = x[b, c, y, z]
+                if ones:
+                    rows[r, n] = 1.0
+    return rows
+
+
+@njit(cache=True)
+def _fold_rows(g, n_img, n_ch, h, w, kh, kw, dh, dw, ph, pw, sh, sw, h_out, w_out):
+    out = np.zeros((n_img, n_ch, h, w), np.float32)
+    for b in range(n_img):
+        for oh in range(h_out):
+            for ow in range(w_out):
+                r = (b * h_out + oh) * w_out + ow
+                for c in range(n_ch):
+                    for i in range(kh):
+                        y = oh * sh - ph + i * dh
+                        if y < 0 or y >= h:
+                            continue
+                        base = (c * kh + i) * kw
+                        for j in range(kw):
+                            z = ow * sw - pw + j * dw
+                            if 0 <= z < w:
+                                out[b, c, y, z] += g[r, base + j]
+    return out
+
+
+class _PatchRows(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, geometry: tuple, out_size: tuple, ones: bool) -> Tensor:
+        ctx.geometry, ctx.out_size, ctx.shape = geometry, out_size, x.shape
+        return torch.from_numpy(_unfold_rows(x.detach().contiguous().numpy(), *geometry, *out_size, int(ones)))
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None
+        g = _fold_rows(grad.contiguous().numpy(), *ctx.shape, *ctx.geometry, *ctx.out_size)
+        return torch.from_numpy(g), None, None, None
+
+
+def patch_rows(x: Tensor, kernel_size: tuple, dilation: tuple, padding: tuple, stride: tuple,
+               out_size: tuple, ones: bool) -> Tensor:
+    """The B·L × (k²d [+ 1]) rows of the patches of x (B × d × H × W), a column of ones appended
+    when ``ones``; differentiable in x."""
+    if x.device.type == "cpu" and x.dtype == torch.float32:
+        return _PatchRows.apply(x, (*kernel_size, *dilation, *padding, *stride), out_size, ones)
+    rows = F.unfold(x, kernel_size, dilation, padding, stride).transpose(1, 2)
+    rows = rows.reshape(-1, rows.shape[-1])
+    return torch.cat([rows, rows.new_ones(rows.shape[0], 1)], dim=1) if ones else rows
