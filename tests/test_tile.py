@@ -104,14 +104,14 @@ def test_pulse_trains_are_independent_bernoulli_slots(q, limit):
     assert np.allclose(counts[:len(binom)], binom[:len(counts)], atol=4.5 * math.sqrt(0.25 / n))
 
 
-@pytest.mark.parametrize("limit", [1, 10])
-def test_coincidences_drawn_where_the_sparser_side_fired_are_binomial(limit):
+@pytest.mark.parametrize("limit, q", [(1, 0.05), (10, 0.05), (10, 0.2), (100, 0.05)])
+def test_coincidences_drawn_where_the_sparser_side_fired_are_binomial(limit, q):
     """The sparse side's trains are drawn first, the dense side's only in the slots where the sparse
-    one fired: the coincidences of two lines still follow Binomial(limit, p·q) per sample, and
-    the sign decides up or down."""
+    one fired (one slot of a sample, several, or a train longer than a word): the coincidences of
+    two lines still follow Binomial(limit, p·q) per sample, and the sign decides up or down."""
     import numpy as np
     from rpusim.tile.bit_counts import _count, _draw_trains, _plan
-    n, p, q = 30_000, 0.6, 0.05
+    n, p = 30_000, 0.6
     x = np.full((n, 2), p, np.float32)
     x[:, 1] = -p
     d = np.full((n, 1), q, np.float32)

@@ -202,34 +202,79 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
 def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
     """Like :func:`_pack_line_pulses`, but draw each line's slots only where ``active`` (a word per
     64 slots) is set: the slots where a line of the other side fired. Elsewhere a pulse could not
-    meet one, so leaving it undrawn changes no count (one 32-bit half of a random word per slot)."""
+    meet one, so leaving it undrawn changes no count. Each drawn slot compares one 32-bit half of a
+    random word with the probability: with one active slot in a sample, two lines per word; with
+    more, a line's active slots two per word, gathered in a register and written once."""
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     n_samples, n = v.shape
-    spare, have_spare = uint64(0), False
-    slots = np.empty(max(limits.max(), 1), np.int64)
+    offsets = np.empty(max(limits.max(), 1), np.int64)
+    lines = np.empty(n, np.int64)
+    thresholds = np.empty(n, np.uint64)
+    low = uint64(0xFFFFFFFF)
+    spare, have_spare = uint64(0), False  # long trains only: the unused half of the last word
     for b in range(n_samples):
+        base, limit = bases[b], limits[b]
         m = 0
-        for slot in range(bases[b], bases[b] + limits[b]):
-            if (active[slot >> 6] >> uint64(slot & 63)) & uint64(1):
-                slots[m] = slot
-                m += 1
+        for o in range(limit):  # the active slots of this sample, relative to its first slot
+            offsets[m] = o
+            m += (active[(base + o) >> 6] >> uint64((base + o) & 63)) & uint64(1)
         if m == 0:
             continue
-        for i in range(n):
+        n_lines = 0
+        for i in range(n):  # the lines that can fire, and their thresholds
             q = c[b] * abs(v[b, i])
-            if not q > 0.0:
-                continue
-            threshold = uint64(min(q, 1.0) * 4294967296.0)
-            positive = v[b, i] > 0
-            for k in range(m):
+            lines[n_lines] = i
+            thresholds[i] = uint64(min(q, 1.0) * 4294967296.0)
+            n_lines += q > 0.0
+        if m == 1:
+            slot = base + offsets[0]
+            word, bit = slot >> 6, uint64(1) << uint64(slot & 63)
+            r = uint64(0)
+            for k in range(n_lines):
+                if k & 1 == 0:
+                    r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+                i = lines[k]
+                if (r >> uint64(32 * (1 - (k & 1)))) & low < thresholds[i]:  # high half, then low half
+                    if v[b, i] > 0:
+                        pos[i, word] |= bit
+                    else:
+                        neg[i, word] |= bit
+                    fired[i] = True
+            continue
+        if limit <= 64:
+            word, shift = base >> 6, uint64(base & 63)
+            straddles = (base & 63) + limit > 64
+            for k in range(n_lines):
+                i = lines[k]
+                threshold = thresholds[i]
+                acc = uint64(0)
+                for a in range(0, m, 2):
+                    r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+                    acc |= uint64((r >> uint64(32)) < threshold) << uint64(offsets[a])
+                    if a + 1 < m:
+                        acc |= uint64((r & low) < threshold) << uint64(offsets[a + 1])
+                if acc:
+                    if v[b, i] > 0:
+                        pos[i, word] |= acc << shift
+                        if straddles:
+                            pos[i, word + 1] |= acc >> (uint64(64) - shift)
+                    else:
+                        neg[i, word] |= acc << shift
+                        if straddles:
+                            neg[i, word + 1] |= acc >> (uint64(64) - shift)
+                    fired[i] = True
+            continue
+        for k in range(n_lines):  # long trains: slot by slot
+            i = lines[k]
+            for a in range(m):
                 if have_spare:
                     u32, have_spare = spare, False
                 else:
                     r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
-                    u32, spare, have_spare = r >> uint64(32), r & uint64(0xFFFFFFFF), True
-                if u32 < threshold:
-                    slot = slots[k]
-                    if positive:
+                    u32, spare, have_spare = r >> uint64(32), r & low, True
+                if u32 < thresholds[i]:
+                    slot = base + offsets[a]
+                    if v[b, i] > 0:
                         pos[i, slot >> 6] |= uint64(1) << uint64(slot & 63)
                     else:
                         neg[i, slot >> 6] |= uint64(1) << uint64(slot & 63)
