@@ -31,6 +31,7 @@ import torch
 from numba import njit, uint64
 
 from ..numba_random import draw_seed, seeded_state, step, to_uniform
+from .periphery_kernel import row_abs_max
 
 _M1, _M2, _M4, _H01 = (uint64(0x5555555555555555), uint64(0x3333333333333333),
                        uint64(0x0F0F0F0F0F0F0F0F), uint64(0x0101010101010101))
@@ -42,6 +43,15 @@ def _popcount(v):
     v = (v & _M2) + ((v >> uint64(2)) & _M2)
     v = (v + (v >> uint64(4))) & _M4
     return (v * _H01) >> uint64(56)
+
+
+@njit(cache=True, fastmath=True)
+def _abs_sum(row):
+    """Σ|row_i| in any order (it only decides which side is drawn first)."""
+    total = np.float32(0.0)
+    for i in range(row.size):
+        total += abs(row[i])
+    return np.float64(total)
 
 
 @njit(cache=True)
@@ -62,17 +72,12 @@ def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
     total = 0
     clipped = 0
     x_pulses = d_pulses = 0.0
+    x_bits, d_bits = x.view(np.int32), d.view(np.int32)
     for b in range(n_samples):
-        xmax = xsum = 0.0
-        for i in range(x.shape[1]):
-            xmax = max(xmax, abs(x[b, i]))
-            xsum += abs(x[b, i])
-        dmax = dsum = 0.0
-        for j in range(d.shape[1]):
-            dmax = max(dmax, abs(d[b, j]))
-            dsum += abs(d[b, j])
+        xmax, dmax = np.float64(row_abs_max(x_bits, b)), np.float64(row_abs_max(d_bits, b))
         if xmax == 0.0 or dmax == 0.0:
             continue
+        xsum, dsum = _abs_sum(x[b]), _abs_sum(d[b])
         need = min(max(math.ceil(lr * xmax * dmax / dw_min), 1), bl) if bl_management else bl
         c = math.sqrt(lr / (need * dw_min))
         scale = math.sqrt(dmax / xmax) if update_management else 1.0

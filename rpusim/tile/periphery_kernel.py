@@ -37,7 +37,7 @@ def _bits_as_float32(typingctx, bits):
 
 
 @njit(cache=True, inline="always")
-def _abs_max(bits, b):
+def row_abs_max(bits, b):
     """max_i |v_bi| of a float32 matrix v, given as its bit patterns (``v.view(np.int32)``): the
     largest sign-cleared pattern (for floats ≥ 0 the patterns order as the values do; an integer
     maximum vectorises where a float one does not)."""
@@ -59,7 +59,7 @@ def dac(x, scale, abs_max, inv_res, kmax, bound, u, noise, xi):
     deterministic_levels = kmax > 0 and not u.shape[0]
     for b in range(n_samples):
         if abs_max:
-            scale[b] = max(_abs_max(bits, b), np.float32(1e-30))
+            scale[b] = max(row_abs_max(bits, b), np.float32(1e-30))
         inv = np.float32(1.0) / scale[b]
         if deterministic_levels:  # the common case, as one vectorised loop
             for i in range(n):
@@ -92,7 +92,7 @@ def adc(y, res, scale, noise, xi, bound, inv_out_res, out_res, kmax, u, saturate
         else:
             for j in range(m):
                 y[b, j] = np.float32(y[b, j] * res)
-        saturated[b] = _abs_max(bits, b) >= bound
+        saturated[b] = row_abs_max(bits, b) >= bound
         s = scale[b]
         if deterministic_levels:
             for j in range(m):
