@@ -119,7 +119,14 @@ def test_coincidences_drawn_where_the_sparser_side_fired_are_binomial(limit, q):
     assert not x_first and n_slots == n * limit  # δ expects fewer pulses: drawn first
     cx[:], cd[:] = 1.0, 1.0
     trains = _draw_trains(x, cx, d, cd, limits, bases, n_slots, False, 4)
-    per_sample = [_bits(trains[0][0], n, limit), _bits(trains[2][0], n, limit)]
+    kept = np.flatnonzero(np.unpackbits(trains[6].view(np.uint8), bitorder="little"))
+    assert 0 < kept.size <= n_slots / 3  # both sides were compressed to the slots where δ fired
+
+    def per_slot(words):  # back from the kept slots to all slots
+        full = np.zeros(n * limit)
+        full[kept] = np.unpackbits(words.view(np.uint8), bitorder="little")[: kept.size]
+        return full.reshape(n, limit)
+    per_sample = [per_slot(trains[0][0]), per_slot(trains[2][0])]
     n_coinc = (per_sample[0] * per_sample[1]).sum(1)  # x line 0 (+) with the δ line (+): down steps
     pq = p * q
     counts = np.bincount(n_coinc.astype(int), minlength=3)[:3] / n

@@ -98,6 +98,36 @@ def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
     return cx, cd, limits, bases, stride, n_slots, total, clipped, x_pulses <= d_pulses
 
 
+@njit(cache=True, inline="always")
+def _draw_word(width, threshold, s0, s1, s2, s3):
+    """``width`` ≤ 64 Bernoulli slots as the low bits of a word, two per random word (32-bit halves
+    against ``threshold``): (word, new state)."""
+    acc = uint64(0)
+    for a in range(0, width, 2):
+        r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        acc |= (uint64((r >> uint64(32)) < threshold)
+                | (uint64((r & uint64(0xFFFFFFFF)) < threshold) << uint64(1))) << uint64(a)
+    if width < 64:  # an odd width drew one slot too many
+        acc &= (uint64(1) << uint64(width)) - uint64(1)
+    return acc, s0, s1, s2, s3
+
+
+@njit(cache=True, inline="always")
+def _place_word(pos, neg, i, first, width, acc, positive):
+    """OR the ``width`` low bits of ``acc`` into line i of pos (``positive``) or neg at slot ``first``
+    onwards (into one word, or two when they straddle a word boundary)."""
+    word, shift = first >> 6, uint64(first & 63)
+    straddles = (first & 63) + width > 64
+    if positive:
+        pos[i, word] |= acc << shift
+        if straddles:
+            pos[i, word + 1] |= acc >> (uint64(64) - shift)
+    else:
+        neg[i, word] |= acc << shift
+        if straddles:
+            neg[i, word + 1] |= acc >> (uint64(64) - shift)
+
+
 @njit(cache=True)
 def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
     """Draw the pulse train of every line i (probability c_b·|v_bi| per slot, sign of v_bi; v is
@@ -138,28 +168,13 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
                     fired[i] = True
             continue
         if limit <= 64:  # a short train: built in one word, placed at its slots
-            word, offset = base >> 6, uint64(base & 63)
-            mask = (uint64(1) << uint64(limit)) - uint64(1) if limit < 64 else ~uint64(0)
-            straddles = (base & 63) + limit > 64
             for i in range(n):
                 q = c[b] * abs(v[b, i])
                 if not q > 0.0:
                     continue
-                threshold = uint64(min(q, 1.0) * 4294967296.0)
-                acc = uint64(0)
-                for slot in range(0, limit, 2):
-                    r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
-                    acc |= (uint64((r >> uint64(32)) < threshold) | (uint64((r & uint64(0xFFFFFFFF)) < threshold) << uint64(1))) << uint64(slot)
-                acc &= mask
+                acc, s0, s1, s2, s3 = _draw_word(limit, uint64(min(q, 1.0) * 4294967296.0), s0, s1, s2, s3)
                 if acc:
-                    if v[b, i] > 0:
-                        pos[i, word] |= acc << offset
-                        if straddles:
-                            pos[i, word + 1] |= acc >> (uint64(64) - offset)
-                    else:
-                        neg[i, word] |= acc << offset
-                        if straddles:
-                            neg[i, word + 1] |= acc >> (uint64(64) - offset)
+                    _place_word(pos, neg, i, base, limit, acc, v[b, i] > 0)
                     fired[i] = True
             continue
         for i in range(n):
@@ -207,22 +222,21 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
 def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
     """Like :func:`_pack_line_pulses`, but draw each line's slots only where ``active`` (a word per
     64 slots) is set: the slots where a line of the other side fired. Elsewhere a pulse could not
-    meet one, so leaving it undrawn changes no count. Each drawn slot compares one 32-bit half of a
-    random word with the probability: with one active slot in a sample, two lines per word; with
-    more, a line's active slots two per word, gathered in a register and written once."""
+    meet one, so leaving it undrawn changes no count. The trains are written compressed: the k-th
+    active slot (in slot order) is bit k of pos/neg, so a sample's m active slots are m adjacent
+    bits. Each drawn slot compares one 32-bit half of a random word with the probability: with one
+    active slot in a sample, two lines per word; with more, a line's slots two per word, gathered
+    in a register and written once."""
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     n_samples, n = v.shape
-    offsets = np.empty(max(limits.max(), 1), np.int64)
     lines = np.empty(n, np.int64)
     thresholds = np.empty(n, np.uint64)
     low = uint64(0xFFFFFFFF)
-    spare, have_spare = uint64(0), False  # long trains only: the unused half of the last word
+    rank = 0  # compressed position of the sample's first active slot
     for b in range(n_samples):
-        base, limit = bases[b], limits[b]
         m = 0
-        for o in range(limit):  # the active slots of this sample, relative to its first slot
-            offsets[m] = o
-            m += (active[(base + o) >> 6] >> uint64((base + o) & 63)) & uint64(1)
+        for slot in range(bases[b], bases[b] + limits[b]):
+            m += (active[slot >> 6] >> uint64(slot & 63)) & uint64(1)
         if m == 0:
             continue
         n_lines = 0
@@ -232,10 +246,9 @@ def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
             thresholds[i] = uint64(min(q, 1.0) * 4294967296.0)
             n_lines += q > 0.0
         if m == 1:
-            slot = base + offsets[0]
-            word, bit = slot >> 6, uint64(1) << uint64(slot & 63)
+            word, bit = rank >> 6, uint64(1) << uint64(rank & 63)
             r = uint64(0)
-            for k in range(n_lines):
+            for k in range(n_lines):  # two lines per random word
                 if k & 1 == 0:
                     r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
                 i = lines[k]
@@ -245,91 +258,97 @@ def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
                     else:
                         neg[i, word] |= bit
                     fired[i] = True
-            continue
-        if limit <= 64:
-            word, shift = base >> 6, uint64(base & 63)
-            straddles = (base & 63) + limit > 64
+        elif m <= 64:
             for k in range(n_lines):
                 i = lines[k]
-                threshold = thresholds[i]
-                acc = uint64(0)
-                for a in range(0, m, 2):
-                    r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
-                    acc |= uint64((r >> uint64(32)) < threshold) << uint64(offsets[a])
-                    if a + 1 < m:
-                        acc |= uint64((r & low) < threshold) << uint64(offsets[a + 1])
+                acc, s0, s1, s2, s3 = _draw_word(m, thresholds[i], s0, s1, s2, s3)
                 if acc:
-                    if v[b, i] > 0:
-                        pos[i, word] |= acc << shift
-                        if straddles:
-                            pos[i, word + 1] |= acc >> (uint64(64) - shift)
-                    else:
-                        neg[i, word] |= acc << shift
-                        if straddles:
-                            neg[i, word + 1] |= acc >> (uint64(64) - shift)
+                    _place_word(pos, neg, i, rank, m, acc, v[b, i] > 0)
                     fired[i] = True
-            continue
-        for k in range(n_lines):  # long trains: slot by slot
-            i = lines[k]
-            for a in range(m):
-                if have_spare:
-                    u32, have_spare = spare, False
-                else:
-                    r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
-                    u32, spare, have_spare = r >> uint64(32), r & low, True
-                if u32 < thresholds[i]:
-                    slot = base + offsets[a]
-                    if v[b, i] > 0:
-                        pos[i, slot >> 6] |= uint64(1) << uint64(slot & 63)
-                    else:
-                        neg[i, slot >> 6] |= uint64(1) << uint64(slot & 63)
-                    fired[i] = True
+        else:  # more than a word of active slots (long trains only): word by word
+            for k in range(n_lines):
+                i = lines[k]
+                for start in range(0, m, 64):
+                    width = min(m - start, 64)
+                    acc, s0, s1, s2, s3 = _draw_word(width, thresholds[i], s0, s1, s2, s3)
+                    if acc:
+                        _place_word(pos, neg, i, rank + start, width, acc, v[b, i] > 0)
+                        fired[i] = True
+        rank += m
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
 
 
 @njit(cache=True)
-def _draw_then_fired_slots(v, c, limits, bases, pos, neg, fired, rng):
-    """Draw one side's trains in full; return the slots where any of its lines fired (a word per 64)."""
-    _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng)
-    active = np.zeros(pos.shape[1], np.uint64)
-    for line in range(pos.shape[0]):
-        for w in range(pos.shape[1]):
-            active[w] |= pos[line, w] | neg[line, w]
-    return active
+def _compress_lines(trains, active, before, out):
+    """Copy each line's pulses (a subset of the ``active`` slots) to ``out``, the k-th active slot
+    as bit k (``before[w]``: active slots in the words before word w)."""
+    for line in range(trains.shape[0]):
+        for w in range(active.size):
+            bits = trains[line, w]
+            while bits:
+                lowest = bits & (uint64(0) - bits)
+                k = before[w] + _popcount(active[w] & (lowest - uint64(1)))
+                out[line, k >> 6] |= uint64(1) << uint64(k & 63)
+                bits ^= lowest
 
 
 @njit(cache=True)
-def _draw_where(v, c, limits, bases, active, n_slots, pos, neg, fired, rng):
-    """Draw the other side's trains: only in the ``active`` slots when those are at most a third of
-    all slots, in full otherwise."""
+def _compress(pos, neg, active, kept_words):
+    """The trains pos/neg with only the ``active`` slots kept (``kept_words`` words per line)."""
+    before = np.zeros(active.size, np.int64)
+    for w in range(1, active.size):
+        before[w] = before[w - 1] + _popcount(active[w - 1])
+    out_pos = np.zeros((pos.shape[0], kept_words), np.uint64)
+    out_neg = np.zeros((pos.shape[0], kept_words), np.uint64)
+    _compress_lines(pos, active, before, out_pos)
+    _compress_lines(neg, active, before, out_neg)
+    return out_pos, out_neg
+
+
+@njit(cache=True)
+def _draw_sides(first, c_first, second, c_second, limits, bases, n_slots, rng):
+    """The first side's trains in full; the second's only in the slots where the first fired when
+    those are at most a third of all slots, both then compressed to those slots (see
+    :func:`_pack_at_slots`); otherwise the second in full too. Also returns the slots kept
+    (a word per 64 slots; empty when all are)."""
+    n_words = (n_slots + 63) // 64
+    fpos = np.zeros((first.shape[1], n_words), np.uint64)
+    fneg = np.zeros((first.shape[1], n_words), np.uint64)
+    ffired = np.zeros(first.shape[1], np.bool_)
+    sfired = np.zeros(second.shape[1], np.bool_)
+    _pack_line_pulses(first, c_first, limits, bases, fpos, fneg, ffired, rng)
+    active = np.zeros(n_words, np.uint64)
+    for line in range(fpos.shape[0]):
+        for w in range(n_words):
+            active[w] |= fpos[line, w] | fneg[line, w]
     n_active = 0
-    for w in range(active.size):
+    for w in range(n_words):
         n_active += _popcount(active[w])
-    if 3 * n_active <= n_slots:
-        _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng)
-    else:
-        _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng)
+    if 3 * n_active > n_slots:
+        spos = np.zeros((second.shape[1], n_words), np.uint64)
+        sneg = np.zeros((second.shape[1], n_words), np.uint64)
+        _pack_line_pulses(second, c_second, limits, bases, spos, sneg, sfired, rng)
+        return fpos, fneg, ffired, spos, sneg, sfired, np.zeros(0, np.uint64)
+    kept_words = max((n_active + 63) // 64, 1)
+    spos = np.zeros((second.shape[1], kept_words), np.uint64)
+    sneg = np.zeros((second.shape[1], kept_words), np.uint64)
+    _pack_at_slots(second, c_second, limits, bases, active, spos, sneg, sfired, rng)
+    fpos, fneg = _compress(fpos, fneg, active, kept_words)
+    return fpos, fneg, ffired, spos, sneg, sfired, active
 
 
 @njit(cache=True)
 def _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed):
-    """Trains of both sides: the side expecting fewer pulses (x when ``x_first``) in full, the other
-    one only in the slots where the first fired (when those are at most a third of all slots)."""
+    """Trains of both sides as (x⁺, x⁻, δ⁺, δ⁻, x lines fired, δ lines fired, slots kept): the side expecting
+    fewer pulses (x when ``x_first``) in full, the other one only in the slots where the first
+    fired, when those are at most a third of all slots (then both are compressed to those slots:
+    coincidences elsewhere are impossible, so the counts are the same)."""
     rng = seeded_state(seed)
-    n_words = (n_slots + 63) // 64
-    xpos = np.zeros((x.shape[1], n_words), np.uint64)
-    xneg = np.zeros((x.shape[1], n_words), np.uint64)
-    dpos = np.zeros((d.shape[1], n_words), np.uint64)
-    dneg = np.zeros((d.shape[1], n_words), np.uint64)
-    xfired = np.zeros(x.shape[1], np.bool_)
-    dfired = np.zeros(d.shape[1], np.bool_)
     if x_first:
-        active = _draw_then_fired_slots(x, cx, limits, bases, xpos, xneg, xfired, rng)
-        _draw_where(d, cd, limits, bases, active, n_slots, dpos, dneg, dfired, rng)
+        xpos, xneg, xfired, dpos, dneg, dfired, kept = _draw_sides(x, cx, d, cd, limits, bases, n_slots, rng)
     else:
-        active = _draw_then_fired_slots(d, cd, limits, bases, dpos, dneg, dfired, rng)
-        _draw_where(x, cx, limits, bases, active, n_slots, xpos, xneg, xfired, rng)
-    return xpos, xneg, dpos, dneg, xfired, dfired
+        dpos, dneg, dfired, xpos, xneg, xfired, kept = _draw_sides(d, cd, x, cx, limits, bases, n_slots, rng)
+    return xpos, xneg, dpos, dneg, xfired, dfired, kept
 
 
 @njit(cache=True)
@@ -362,7 +381,7 @@ def packed_update_counts(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: fl
     d = d.detach().contiguous().numpy()
     cx, cd, limits, bases, stride, n_slots, total, clipped, x_first = _plan(
         x, d, float(lr), float(dw_min), cfg.bl, cfg.update_management, cfg.bl_management)
-    xpos, xneg, dpos, dneg, xf, df = _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, draw_seed(gen))
+    xpos, xneg, dpos, dneg, xf, df, _ = _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, draw_seed(gen))
     rows, cols = np.flatnonzero(df), np.flatnonzero(xf)
     n_up, n_down = _count(xpos, xneg, dpos, dneg, rows, cols)
     return (torch.from_numpy(rows), torch.from_numpy(cols), torch.from_numpy(n_up),
