@@ -6,7 +6,8 @@ kernel row, kernel column), followed by a constant 1 when the bias sits on the a
     rows[b·L + oh·W' + ow, c·kh·kw + i·kw + j] = x[b, c, oh·sh − ph + i·dh, ow·sw − pw + j·dw]
 
 (0 outside the image). Its gradient scatters each row back onto the image (``fold``). On the
-CPU in float32 both run as one numba loop each, writing the rows in the array's layout at once;
+CPU in float32 both run as one numba loop each over the zero-padded image, writing the rows in
+the array's layout at once;
 elsewhere they are ``unfold``, a transpose and a concatenation, whose gradients autograd derives.
 """
 from __future__ import annotations
@@ -19,31 +20,27 @@ from torch.nn import functional as F
 
 
 @njit(cache=True)
-def _unfold_rows(x, kh, kw, dh, dw, ph, pw, sh, sw, h_out, w_out, ones):
-    n_img, n_ch, h, w = x.shape
+def _unfold_rows(x, kh, kw, dh, dw, sh, sw, h_out, w_out, ones):
+    """Rows of the patches of the (already padded) images x; a last column of ones if ``ones``."""
+    n_img, n_ch = x.shape[0], x.shape[1]
     n = n_ch * kh * kw
-    rows = np.zeros((n_img * h_out * w_out, n + ones), np.float32)
+    rows = np.empty((n_img * h_out * w_out, n + ones), np.float32)
     for b in range(n_img):
         for oh in range(h_out):
             for ow in range(w_out):
                 r = (b * h_out + oh) * w_out + ow
                 for c in range(n_ch):
                     for i in range(kh):
-                        y = oh * sh - ph + i * dh
-                        if y < 0 or y >= h:
-                            continue
-                        base = (c * kh + i) * kw
                         for j in range(kw):
-                            z = ow * sw - pw + j * dw
-                            if 0 <= z < w:
-                                rows[r, base + j] = x[b, c, y, z]
+                            rows[r, (c * kh + i) * kw + j] = x[b, c, oh * sh + i * dh, ow * sw + j * dw]
                 if ones:
                     rows[r, n] = 1.0
     return rows
 
 
 @njit(cache=True)
-def _fold_rows(g, n_img, n_ch, h, w, kh, kw, dh, dw, ph, pw, sh, sw, h_out, w_out):
+def _fold_rows(g, n_img, n_ch, h, w, kh, kw, dh, dw, sh, sw, h_out, w_out):
+    """The gradient of :func:`_unfold_rows`: each row's entries added back onto the (padded) image."""
     out = np.zeros((n_img, n_ch, h, w), np.float32)
     for b in range(n_img):
         for oh in range(h_out):
@@ -51,29 +48,30 @@ def _fold_rows(g, n_img, n_ch, h, w, kh, kw, dh, dw, ph, pw, sh, sw, h_out, w_ou
                 r = (b * h_out + oh) * w_out + ow
                 for c in range(n_ch):
                     for i in range(kh):
-                        y = oh * sh - ph + i * dh
-                        if y < 0 or y >= h:
-                            continue
-                        base = (c * kh + i) * kw
                         for j in range(kw):
-                            z = ow * sw - pw + j * dw
-                            if 0 <= z < w:
-                                out[b, c, y, z] += g[r, base + j]
+                            out[b, c, oh * sh + i * dh, ow * sw + j * dw] += g[r, (c * kh + i) * kw + j]
     return out
 
 
 class _PatchRows(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, geometry: tuple, out_size: tuple, ones: bool) -> Tensor:
-        ctx.geometry, ctx.out_size, ctx.shape = geometry, out_size, x.shape
-        return torch.from_numpy(_unfold_rows(x.detach().contiguous().numpy(), *geometry, *out_size, int(ones)))
+    def forward(ctx, x: Tensor, kernel: tuple, dilation: tuple, padding: tuple, stride: tuple,
+                out_size: tuple, ones: bool) -> Tensor:
+        (ph, pw), (n_img, n_ch, h, w) = padding, x.shape
+        ctx.geometry, ctx.padding = (*kernel, *dilation, *stride, *out_size), padding
+        ctx.padded_shape = (n_img, n_ch, h + 2 * ph, w + 2 * pw)
+        images = x.detach().contiguous().numpy()
+        if ph or pw:
+            images = np.pad(images, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        return torch.from_numpy(_unfold_rows(images, *ctx.geometry, int(ones)))
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         if not ctx.needs_input_grad[0]:
-            return None, None, None, None
-        g = _fold_rows(grad.contiguous().numpy(), *ctx.shape, *ctx.geometry, *ctx.out_size)
-        return torch.from_numpy(g), None, None, None
+            return (None,) * 7
+        (ph, pw), (_, _, hp, wp) = ctx.padding, ctx.padded_shape
+        g = _fold_rows(grad.contiguous().numpy(), *ctx.padded_shape, *ctx.geometry)
+        return torch.from_numpy(np.ascontiguousarray(g[:, :, ph:hp - ph, pw:wp - pw])), *(None,) * 6
 
 
 def patch_rows(x: Tensor, kernel_size: tuple, dilation: tuple, padding: tuple, stride: tuple,
@@ -81,7 +79,7 @@ def patch_rows(x: Tensor, kernel_size: tuple, dilation: tuple, padding: tuple, s
     """The B·L × (k²d [+ 1]) rows of the patches of x (B × d × H × W), a column of ones appended
     when ``ones``; differentiable in x."""
     if x.device.type == "cpu" and x.dtype == torch.float32:
-        return _PatchRows.apply(x, (*kernel_size, *dilation, *padding, *stride), out_size, ones)
+        return _PatchRows.apply(x, kernel_size, dilation, padding, stride, out_size, ones)
     rows = F.unfold(x, kernel_size, dilation, padding, stride).transpose(1, 2)
     rows = rows.reshape(-1, rows.shape[-1])
     return torch.cat([rows, rows.new_ones(rows.shape[0], 1)], dim=1) if ones else rows
