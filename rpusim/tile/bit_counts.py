@@ -99,6 +99,38 @@ def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
 
 
 @njit(cache=True, inline="always")
+def _lines_that_can_fire(v, c, b, lines, thresholds):
+    """Sample b's lines of nonzero probability c_b·|v_bi| (their indices first in ``lines``, without
+    branching on each value) and every line's threshold for a 32-bit uniform; returns their number."""
+    n_lines = 0
+    for i in range(v.shape[1]):
+        q = c[b] * abs(v[b, i])
+        lines[n_lines] = i
+        thresholds[i] = uint64(min(q, 1.0) * 4294967296.0)
+        n_lines += q > 0.0
+    return n_lines
+
+
+@njit(cache=True, inline="always")
+def _draw_one_slot(v, b, lines, n_lines, thresholds, slot, pos, neg, fired, s0, s1, s2, s3):
+    """Sample b's single slot ``slot`` for each of its ``n_lines`` lines that can fire, two lines
+    per random word (its high, then its low 32-bit half): the new state."""
+    word, bit = slot >> 6, uint64(1) << uint64(slot & 63)
+    r = uint64(0)
+    for k in range(n_lines):
+        if k & 1 == 0:
+            r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        i = lines[k]
+        if (r >> uint64(32 * (1 - (k & 1)))) & uint64(0xFFFFFFFF) < thresholds[i]:
+            if v[b, i] > 0:
+                pos[i, word] |= bit
+            else:
+                neg[i, word] |= bit
+            fired[i] = True
+    return s0, s1, s2, s3
+
+
+@njit(cache=True, inline="always")
 def _draw_word(width, threshold, s0, s1, s2, s3):
     """``width`` ≤ 64 Bernoulli slots as the low bits of a word, two per random word (32-bit halves
     against ``threshold``): (word, new state)."""
@@ -142,37 +174,23 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
     """
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     n_samples, n = v.shape
-    spare, have_spare = uint64(0), False  # the unused 32-bit half of the last random word
+    lines = np.empty(n, np.int64)
+    thresholds = np.empty(n, np.uint64)
     for b in range(n_samples):
         limit = limits[b]
         if limit == 0:
             continue
         base = bases[b]
         end = base + limit
-        if limit == 1:  # one slot (BL management's usual case for small updates): one 32-bit draw per line
-            word, bit = base >> 6, uint64(1) << uint64(base & 63)
-            for i in range(n):
-                q = c[b] * abs(v[b, i])
-                if not q > 0.0:
-                    continue
-                if have_spare:
-                    u32, have_spare = spare, False
-                else:
-                    r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
-                    u32, spare, have_spare = r >> uint64(32), r & uint64(0xFFFFFFFF), True
-                if u32 < uint64(min(q, 1.0) * 4294967296.0):
-                    if v[b, i] > 0:
-                        pos[i, word] |= bit
-                    else:
-                        neg[i, word] |= bit
-                    fired[i] = True
+        if limit == 1:  # one slot (BL management's usual case for small updates)
+            n_lines = _lines_that_can_fire(v, c, b, lines, thresholds)
+            s0, s1, s2, s3 = _draw_one_slot(v, b, lines, n_lines, thresholds, base, pos, neg, fired, s0, s1, s2, s3)
             continue
         if limit <= 64:  # a short train: built in one word, placed at its slots
-            for i in range(n):
-                q = c[b] * abs(v[b, i])
-                if not q > 0.0:
-                    continue
-                acc, s0, s1, s2, s3 = _draw_word(limit, uint64(min(q, 1.0) * 4294967296.0), s0, s1, s2, s3)
+            n_lines = _lines_that_can_fire(v, c, b, lines, thresholds)
+            for k in range(n_lines):
+                i = lines[k]
+                acc, s0, s1, s2, s3 = _draw_word(limit, thresholds[i], s0, s1, s2, s3)
                 if acc:
                     _place_word(pos, neg, i, base, limit, acc, v[b, i] > 0)
                     fired[i] = True
@@ -231,7 +249,6 @@ def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
     n_samples, n = v.shape
     lines = np.empty(n, np.int64)
     thresholds = np.empty(n, np.uint64)
-    low = uint64(0xFFFFFFFF)
     rank = 0  # compressed position of the sample's first active slot
     for b in range(n_samples):
         m = 0
@@ -239,25 +256,9 @@ def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
             m += (active[slot >> 6] >> uint64(slot & 63)) & uint64(1)
         if m == 0:
             continue
-        n_lines = 0
-        for i in range(n):  # the lines that can fire, and their thresholds
-            q = c[b] * abs(v[b, i])
-            lines[n_lines] = i
-            thresholds[i] = uint64(min(q, 1.0) * 4294967296.0)
-            n_lines += q > 0.0
+        n_lines = _lines_that_can_fire(v, c, b, lines, thresholds)
         if m == 1:
-            word, bit = rank >> 6, uint64(1) << uint64(rank & 63)
-            r = uint64(0)
-            for k in range(n_lines):  # two lines per random word
-                if k & 1 == 0:
-                    r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
-                i = lines[k]
-                if (r >> uint64(32 * (1 - (k & 1)))) & low < thresholds[i]:  # high half, then low half
-                    if v[b, i] > 0:
-                        pos[i, word] |= bit
-                    else:
-                        neg[i, word] |= bit
-                    fired[i] = True
+            s0, s1, s2, s3 = _draw_one_slot(v, b, lines, n_lines, thresholds, rank, pos, neg, fired, s0, s1, s2, s3)
         elif m <= 64:
             for k in range(n_lines):
                 i = lines[k]
