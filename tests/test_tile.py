@@ -104,6 +104,24 @@ def test_pulse_trains_are_independent_bernoulli_slots(q, limit):
     assert np.allclose(counts[:len(binom)], binom[:len(counts)], atol=4.5 * math.sqrt(0.25 / n))
 
 
+@pytest.mark.parametrize("limit", [1, 10])
+def test_tiny_pulse_probabilities_keep_their_resolution(limit):
+    """Short trains compare 16-bit quarters of random words; a probability below 2⁻¹⁶ (here 3·10⁻⁵,
+    between 1 and 2 steps of 2⁻¹⁶) still fires at its own rate, not at a multiple of 2⁻¹⁶."""
+    import numpy as np
+    from rpusim.numba_random import seeded_state
+    from rpusim.tile.bit_counts import _pack_line_pulses
+    q, n_lines, n = 3e-5, 64, 100_000
+    x = np.full((n, n_lines), q, np.float32)
+    limits, bases = np.full(n, limit, np.int64), np.arange(n, dtype=np.int64) * limit
+    words = (n * limit + 63) // 64
+    pos, neg = np.zeros((n_lines, words), np.uint64), np.zeros((n_lines, words), np.uint64)
+    _pack_line_pulses(x, np.ones(n), limits, bases, pos, neg, np.zeros(n_lines, np.bool_), seeded_state(3))
+    fired = int(np.unpackbits(pos.view(np.uint8)).sum())
+    expected = q * n * limit * n_lines
+    assert abs(fired - expected) < 4.5 * math.sqrt(expected)  # 2⁻¹⁶ alone would give half of it
+
+
 @pytest.mark.parametrize("limit, q", [(1, 0.05), (10, 0.05), (10, 0.2), (100, 0.05)])
 def test_coincidences_drawn_where_the_sparser_side_fired_are_binomial(limit, q):
     """The sparse side's trains are drawn first, the dense side's only in the slots where the sparse
