@@ -100,14 +100,16 @@ def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
 
 @njit(cache=True, inline="always")
 def _lines_that_can_fire(v, c, b, lines, thresholds):
-    """Sample b's lines of nonzero probability c_b·|v_bi| (their indices first in ``lines``, without
-    branching on each value) and every line's threshold for a 32-bit uniform; returns their number."""
+    """Every line's threshold ⌊min(c_b·|v_bi|, 1)·2³²⌋ for a 32-bit uniform (one vectorised loop),
+    then the lines whose threshold is nonzero, listed first in ``lines`` without branching on
+    each value; returns their number."""
+    scale = c[b] * 4294967296.0  # a power of two: the same product as (c_b·|v_bi|)·2³²
+    for i in range(v.shape[1]):
+        thresholds[i] = uint64(min(scale * abs(v[b, i]), 4294967296.0))
     n_lines = 0
     for i in range(v.shape[1]):
-        q = c[b] * abs(v[b, i])
         lines[n_lines] = i
-        thresholds[i] = uint64(min(q, 1.0) * 4294967296.0)
-        n_lines += q > 0.0
+        n_lines += thresholds[i] > 0
     return n_lines
 
 
