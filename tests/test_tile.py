@@ -104,6 +104,29 @@ def test_pulse_trains_are_independent_bernoulli_slots(q, limit):
     assert np.allclose(counts[:len(binom)], binom[:len(counts)], atol=4.5 * math.sqrt(0.25 / n))
 
 
+def test_many_sparse_lines_drawn_at_the_kept_slots_fire_at_their_own_rates():
+    """The dense side's many lines with small, different probabilities (300 lines, q_i up to 0.02),
+    drawn only at the slots kept: each line fires with its own probability and sign in every kept
+    slot."""
+    import numpy as np
+    from rpusim.tile.bit_counts import _draw_trains
+    n, limit, n_lines = 4_000, 10, 300
+    q = np.linspace(0.0, 0.02, n_lines).astype(np.float32)
+    x = np.tile(q, (n, 1))
+    x[:, ::2] *= -1
+    d = np.full((n, 1), 0.05, np.float32)
+    ones, limits, bases = np.ones(n), np.full(n, limit, np.int64), np.arange(n, dtype=np.int64) * limit
+    trains = _draw_trains(x, ones, d, ones, limits, bases, n * limit, False, 8)
+    kept = int(sum(bin(int(w)).count("1") for w in trains[6]))
+    assert 0 < kept <= n * limit / 3
+    pulses = np.unpackbits((trains[0] | trains[1]).view(np.uint8), axis=1, bitorder="little")[:, :kept]
+    assert not (trains[0][0::2].any() or trains[1][1::2].any())  # signs: even lines −, odd lines +
+    rate = pulses.mean(1)
+    assert np.all(np.abs(rate - q) < 4.5 * np.sqrt(q * (1 - q) / kept) + 1e-9)
+    assert pulses[0].sum() == 0  # q = 0 never fires
+    assert abs(rate.sum() - q.sum()) < 4.5 * math.sqrt(q.sum() / kept)
+
+
 @pytest.mark.parametrize("limit", [1, 10])
 def test_tiny_pulse_probabilities_keep_their_resolution(limit):
     """Short trains compare 16-bit quarters of random words; a probability below 2⁻¹⁶ (here 3·10⁻⁵,
