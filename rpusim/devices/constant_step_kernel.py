@@ -5,39 +5,45 @@ rows × columns instead of a gather, a dozen tensor operations and a scatter:
 
     w ← clip(w + n_up·Δw_up − n_down·Δw_down + σ_c2c·sqrt(n_up·Δw_up² + n_down·Δw_down²)·ξ)
 
-for every device of each weight, ξ ~ N(0, 1) from :mod:`rpusim.numba_random`, seeded from
-the tile's torch generator (reproducible, resumable).
+for every device of each weight, over the cells that received pulses only (listed first), with
+ξ ~ N(0, 1) drawn for all of them at once by :func:`rpusim.numba_random.fill`, seeded from the
+tile's torch generator (reproducible, resumable).
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from numba import njit
 
-from ..numba_random import draw_seed, seeded_state, ziggurat
+from ..numba_random import draw_seed, fill, seeded_state
 
 
 @njit(cache=True)
 def _constant_steps_at(w, dw_up, dw_down, w_max, w_min, rows, cols, n_up, n_down, sigma, seed):
-    rng = seeded_state(seed)
-    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
-    for k in range(w.shape[0]):
-        for a in range(rows.size):
-            j = rows[a]
-            for c in range(cols.size):
-                nu = n_up[a, c]
-                nd = n_down[a, c]
-                if nu == 0.0 and nd == 0.0:
-                    continue
-                i = cols[c]
-                up = nu * dw_up[k, j, i]
-                down = nd * dw_down[k, j, i]
-                v = w[k, j, i] + up - down
-                if sigma > 0.0:
-                    xi, s0, s1, s2, s3 = ziggurat(s0, s1, s2, s3)
-                    v += sigma * math.sqrt(up * dw_up[k, j, i] + down * dw_down[k, j, i]) * xi
-                w[k, j, i] = min(max(v, w_min[k, j, i]), w_max[k, j, i])
+    # the cells that received pulses, listed without branching on each count
+    cell_a = np.empty(rows.size * cols.size, np.int64)
+    cell_c = np.empty(rows.size * cols.size, np.int64)
+    n_cells = 0
+    for a in range(rows.size):
+        for c in range(cols.size):
+            cell_a[n_cells], cell_c[n_cells] = a, c
+            n_cells += (n_up[a, c] != 0.0) | (n_down[a, c] != 0.0)
+    n_dev = w.shape[0]
+    xi = np.empty(n_cells * n_dev if sigma > 0.0 else 0, np.float32)
+    fill(xi, seeded_state(seed), True)
+    for t in range(n_cells):
+        a, c = cell_a[t], cell_c[t]
+        j, i = rows[a], cols[c]
+        nu, nd = n_up[a, c], n_down[a, c]
+        for k in range(n_dev):  # every device of the weight gets the same pulses
+            up = nu * dw_up[k, j, i]
+            down = nd * dw_down[k, j, i]
+            v = w[k, j, i] + up - down
+            if sigma > 0.0:
+                v += sigma * math.sqrt(up * dw_up[k, j, i] + down * dw_down[k, j, i]) * xi[t * n_dev + k]
+            w[k, j, i] = min(max(v, w_min[k, j, i]), w_max[k, j, i])
 
 
 def constant_steps_at(state: torch.Tensor, p: dict[str, torch.Tensor], rows: torch.Tensor, cols: torch.Tensor,
