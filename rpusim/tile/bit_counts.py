@@ -14,9 +14,9 @@ then popcounts of ANDed words:
     n_up_ij   = popcount(X⁺_i & D⁻_j) + popcount(X⁻_i & D⁺_j)
 
 for the rows and columns that fired at all. Only coincidences matter, so the side expecting
-fewer pulses is drawn first, and the other side only in the slots where it fired (when those are
-few, as they are for sparse errors): the counts keep their exact distribution for a fraction of
-the random numbers. The counts have exactly the distribution of
+fewer pulses is drawn first, and the other side only in the slots where it fired, both kept
+compressed to those slots: the counts keep their exact distribution for a fraction of the random
+numbers and of the words to count. The counts have exactly the distribution of
 :func:`.pulsed_update.coincidence_counts` (the GEMM form used on other devices), at a
 cost of one pass over the fired rows × columns instead of B·BL random draws per line and
 two dense matrix products. The random stream (:mod:`rpusim.numba_random`) is seeded from
@@ -310,10 +310,9 @@ def _compress(pos, neg, active, kept_words):
 
 @njit(cache=True)
 def _draw_sides(first, c_first, second, c_second, limits, bases, n_slots, rng):
-    """The first side's trains in full; the second's only in the slots where the first fired when
-    those are at most a third of all slots, both then compressed to those slots (see
-    :func:`_pack_at_slots`); otherwise the second in full too. Also returns the slots kept
-    (a word per 64 slots; empty when all are)."""
+    """The first side's trains in full; the second's only in the slots where the first fired, both
+    then compressed to those slots (see :func:`_pack_at_slots`), unless it fired in all of them.
+    Also returns the slots kept (a word per 64 slots; empty when all are)."""
     n_words = (n_slots + 63) // 64
     fpos = np.zeros((first.shape[1], n_words), np.uint64)
     fneg = np.zeros((first.shape[1], n_words), np.uint64)
@@ -327,7 +326,7 @@ def _draw_sides(first, c_first, second, c_second, limits, bases, n_slots, rng):
     n_active = 0
     for w in range(n_words):
         n_active += _popcount(active[w])
-    if 3 * n_active > n_slots:
+    if n_active == n_slots:
         spos = np.zeros((second.shape[1], n_words), np.uint64)
         sneg = np.zeros((second.shape[1], n_words), np.uint64)
         _pack_line_pulses(second, c_second, limits, bases, spos, sneg, sfired, rng)
@@ -344,8 +343,8 @@ def _draw_sides(first, c_first, second, c_second, limits, bases, n_slots, rng):
 def _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed):
     """Trains of both sides as (x⁺, x⁻, δ⁺, δ⁻, x lines fired, δ lines fired, slots kept): the side expecting
     fewer pulses (x when ``x_first``) in full, the other one only in the slots where the first
-    fired, when those are at most a third of all slots (then both are compressed to those slots:
-    coincidences elsewhere are impossible, so the counts are the same)."""
+    fired, and both compressed to those slots (coincidences elsewhere are impossible, so the counts
+    are the same)."""
     rng = seeded_state(seed)
     if x_first:
         xpos, xneg, xfired, dpos, dneg, dfired, kept = _draw_sides(x, cx, d, cd, limits, bases, n_slots, rng)
