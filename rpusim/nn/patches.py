@@ -7,8 +7,8 @@ kernel row, kernel column), followed by a constant 1 when the bias sits on the a
 
 (0 outside the image). Its gradient scatters each row back onto the image (``fold``). On the
 CPU in float32 both run as one numba loop each over the zero-padded image, writing the rows in
-the array's layout at once;
-elsewhere they are ``unfold``, a transpose and a concatenation, whose gradients autograd derives.
+the array's layout at once; elsewhere they are ``unfold``, a transpose and a concatenation,
+whose gradients autograd derives.
 """
 from __future__ import annotations
 
