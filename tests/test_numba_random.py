@@ -37,11 +37,17 @@ def test_same_seed_same_stream_different_seed_different_stream():
 
 
 def test_ziggurat_normals_follow_the_normal_distribution():
-    """Kolmogorov–Smirnov distance, moments and both tails (the wedges and the tail beyond r = 3.654)."""
+    """Kolmogorov–Smirnov distance, moments and both tails (the wedges and the tail beyond r = 3.654);
+    the two draws taken from the halves of one random word are uncorrelated, and an odd length
+    is filled to its end."""
     import math
     from rpusim.numba_random import fill
-    z = np.empty(1_000_000, np.float32)
+    z = np.empty(1_000_001, np.float32)
+    z[-1] = np.nan
     fill(z, seeded_state(11), True)
+    assert np.isfinite(z[-1])
+    assert abs(np.corrcoef(z[0:-1:2], z[1::2])[0, 1]) < 0.006
+    assert abs(np.corrcoef(z[0:-1:2] ** 2, z[1::2] ** 2)[0, 1]) < 0.006
     z = np.sort(z.astype(np.float64))
     cdf = 0.5 * (1 + np.vectorize(math.erf)(z / math.sqrt(2)))
     n = z.size
