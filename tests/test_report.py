@@ -102,3 +102,10 @@ def test_learning_curves_draw_bars_for_one_epoch_runs(tmp_path):
     one_epoch = learning_curves({k: runs[k] for k in "ab"}, "test_error", tmp_path / "bars.png")
     lines = learning_curves(runs, "test_error", tmp_path / "lines.png")
     assert one_epoch.stat().st_size > 1000 and lines.stat().st_size > 1000
+
+
+def test_error_curves_spanning_decades_get_a_log_axis():
+    """Like the papers' test-error plots: the untrained ≈ 90 % and the trained ≈ 1 % both readable."""
+    from rpusim.experiments.plots import spans_decades
+    assert spans_decades([89.8, 2.1, 1.3]) and not spans_decades([14.8, 12.0, 9.5])
+    assert not spans_decades([]) and not spans_decades([5.0, 0.0])

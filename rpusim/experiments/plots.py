@@ -24,10 +24,15 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 
 def learning_curves(runs: dict[str, Path], metric: str, path: Path, title: str = "",
-                    log_y: bool = False) -> Path:
+                    log_y: bool | None = None) -> Path:
     """One line per run of ``metric`` vs epoch, saved as PNG at ``path``; when no run has more
-    than one epoch, one bar per run of its final value instead (a line would join two points)."""
+    than one epoch, one bar per run of its final value instead (a line would join two points).
+    ``log_y=None``: a logarithmic axis for an error that spans more than a decade (as the papers
+    plot test error: the untrained ≈ 90 % and the trained ≈ 1 % both stay readable)."""
     rows = {label: read_metrics(run_dir) for label, run_dir in runs.items()}
+    if log_y is None:
+        log_y = "error" in metric and spans_decades([float(r[metric]) for run_rows in rows.values()
+                                                     for r in run_rows if r.get(metric) not in (None, "")])
     if all(len(r) <= 2 for r in rows.values()):
         return _final_bars(rows, metric, path, title, log_y)
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -43,6 +48,11 @@ def learning_curves(runs: dict[str, Path], metric: str, path: Path, title: str =
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def spans_decades(values: list[float]) -> bool:
+    """Whether positive values span more than a factor of 10 (then a logarithmic axis shows them all)."""
+    return bool(values) and min(values) > 0 and max(values) > 10 * min(values)
 
 
 def _final_bars(rows: dict[str, list[dict]], metric: str, path: Path, title: str, log_y: bool) -> Path:
