@@ -6,9 +6,9 @@ kernel row, kernel column), followed by a constant 1 when the bias sits on the a
     rows[b·L + oh·W' + ow, c·kh·kw + i·kw + j] = x[b, c, oh·sh − ph + i·dh, ow·sw − pw + j·dw]
 
 (0 outside the image). Its gradient scatters each row back onto the image (``fold``). On the
-CPU in float32 both run as one numba loop each over the zero-padded image, writing the rows in
-the array's layout at once; elsewhere they are ``unfold``, a transpose and a concatenation,
-whose gradients autograd derives.
+CPU in float32 both are one numba walk over the zero-padded image (:func:`_patch_pairs`, in
+either direction), writing the rows in the array's layout at once; elsewhere they are
+``unfold``, a transpose and a concatenation, whose gradients autograd derives.
 """
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from torch.nn import functional as F
 
 
 @njit(cache=True)
-def _unfold_rows(x, kh, kw, dh, dw, sh, sw, h_out, w_out, ones):
-    """Rows of the patches of the (already padded) images x; a last column of ones if ``ones``."""
-    n_img, n_ch = x.shape[0], x.shape[1]
-    n = n_ch * kh * kw
-    rows = np.empty((n_img * h_out * w_out, n + ones), np.float32)
+def _patch_pairs(images, rows, kh, kw, dh, dw, sh, sw, h_out, w_out, to_rows):
+    """Walk every (row entry, image pixel) pair of the patch mapping over the (already padded)
+    images: copy the pixel into the row (``to_rows``: unfold) or add the row's entry onto the
+    pixel (its gradient, fold)."""
+    n_img, n_ch = images.shape[0], images.shape[1]
     for b in range(n_img):
         for oh in range(h_out):
             for ow in range(w_out):
@@ -32,25 +32,11 @@ def _unfold_rows(x, kh, kw, dh, dw, sh, sw, h_out, w_out, ones):
                 for c in range(n_ch):
                     for i in range(kh):
                         for j in range(kw):
-                            rows[r, (c * kh + i) * kw + j] = x[b, c, oh * sh + i * dh, ow * sw + j * dw]
-                if ones:
-                    rows[r, n] = 1.0
-    return rows
-
-
-@njit(cache=True)
-def _fold_rows(g, n_img, n_ch, h, w, kh, kw, dh, dw, sh, sw, h_out, w_out):
-    """The gradient of :func:`_unfold_rows`: each row's entries added back onto the (padded) image."""
-    out = np.zeros((n_img, n_ch, h, w), np.float32)
-    for b in range(n_img):
-        for oh in range(h_out):
-            for ow in range(w_out):
-                r = (b * h_out + oh) * w_out + ow
-                for c in range(n_ch):
-                    for i in range(kh):
-                        for j in range(kw):
-                            out[b, c, oh * sh + i * dh, ow * sw + j * dw] += g[r, (c * kh + i) * kw + j]
-    return out
+                            y, z, col = oh * sh + i * dh, ow * sw + j * dw, (c * kh + i) * kw + j
+                            if to_rows:
+                                rows[r, col] = images[b, c, y, z]
+                            else:
+                                images[b, c, y, z] += rows[r, col]
 
 
 class _PatchRows(torch.autograd.Function):
@@ -63,14 +49,19 @@ class _PatchRows(torch.autograd.Function):
         images = x.detach().contiguous().numpy()
         if ph or pw:
             images = np.pad(images, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        return torch.from_numpy(_unfold_rows(images, *ctx.geometry, int(ones)))
+        n = images.shape[1] * kernel[0] * kernel[1]
+        rows = np.empty((n_img * out_size[0] * out_size[1], n + int(ones)), np.float32)
+        rows[:, n:] = 1.0  # the bias column, if any
+        _patch_pairs(images, rows, *ctx.geometry, True)
+        return torch.from_numpy(rows)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         if not ctx.needs_input_grad[0]:
             return (None,) * 7
         (ph, pw), (_, _, hp, wp) = ctx.padding, ctx.padded_shape
-        g = _fold_rows(grad.contiguous().numpy(), *ctx.padded_shape, *ctx.geometry)
+        g = np.zeros(ctx.padded_shape, np.float32)
+        _patch_pairs(g, grad.contiguous().numpy(), *ctx.geometry, False)
         return torch.from_numpy(np.ascontiguousarray(g[:, :, ph:hp - ph, pw:wp - pw])), *(None,) * 6
 
 
