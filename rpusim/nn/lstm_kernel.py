@@ -19,8 +19,6 @@ calls from Python, which is where the step-by-step LSTM spent its time.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import njit
 
