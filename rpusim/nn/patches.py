@@ -6,7 +6,7 @@ kernel row, kernel column), followed by a constant 1 when the bias sits on the a
     rows[b·L + oh·W' + ow, c·kh·kw + i·kw + j] = x[b, c, oh·sh − ph + i·dh, ow·sw − pw + j·dw]
 
 (0 outside the image). Its gradient scatters each row back onto the image (``fold``). On the
-CPU in float32 both are one numba walk over the zero-padded image (:func:`_patch_pairs`, in
+CPU in float32 both are one numba walk over the zero-padded image (:func:`_patch_walk`, in
 either direction), writing the rows in the array's layout at once; elsewhere they are
 ``unfold``, a transpose and a concatenation, whose gradients autograd derives.
 """
@@ -20,23 +20,33 @@ from torch.nn import functional as F
 
 
 @njit(cache=True)
-def _patch_pairs(images, rows, kh, kw, dh, dw, sh, sw, h_out, w_out, to_rows):
+def _patch_walk(flat, rows, offsets, n_img, img_size, h_out, w_out, row_step, col_step, to_rows):
     """Walk every (row entry, image pixel) pair of the patch mapping over the (already padded)
-    images: copy the pixel into the row (``to_rows``: unfold) or add the row's entry onto the
-    pixel (its gradient, fold)."""
-    n_img, n_ch = images.shape[0], images.shape[1]
+    images, flattened: entry k of row (b, oh, ow) is pixel ``b·img_size + oh·row_step +
+    ow·col_step + offsets[k]``. Copy the pixel into the row (``to_rows``: unfold) or add the
+    row's entry onto the pixel (its gradient, fold)."""
+    n = offsets.size
     for b in range(n_img):
         for oh in range(h_out):
             for ow in range(w_out):
                 r = (b * h_out + oh) * w_out + ow
-                for c in range(n_ch):
-                    for i in range(kh):
-                        for j in range(kw):
-                            y, z, col = oh * sh + i * dh, ow * sw + j * dw, (c * kh + i) * kw + j
-                            if to_rows:
-                                rows[r, col] = images[b, c, y, z]
-                            else:
-                                images[b, c, y, z] += rows[r, col]
+                base = b * img_size + oh * row_step + ow * col_step
+                if to_rows:
+                    for k in range(n):
+                        rows[r, k] = flat[base + offsets[k]]
+                else:
+                    for k in range(n):
+                        flat[base + offsets[k]] += rows[r, k]
+
+
+def _walk(images: np.ndarray, rows: np.ndarray, geometry: tuple, to_rows: bool) -> None:
+    """:func:`_patch_walk` over padded images (B × d × H × W) for a geometry (kh, kw, dh, dw, sh, sw,
+    H', W'); column k = (c·kh + i)·kw + j of a row reads pixel (c, i·dh, j·dw) from the patch corner."""
+    kh, kw, dh, dw, sh, sw, h_out, w_out = geometry
+    n_img, n_ch, hp, wp = images.shape
+    c, i, j = np.meshgrid(np.arange(n_ch), np.arange(kh), np.arange(kw), indexing="ij")
+    offsets = (c * (hp * wp) + i * (dh * wp) + j * dw).reshape(-1)
+    _patch_walk(images.reshape(-1), rows, offsets, n_img, n_ch * hp * wp, h_out, w_out, sh * wp, sw, to_rows)
 
 
 class _PatchRows(torch.autograd.Function):
@@ -52,7 +62,7 @@ class _PatchRows(torch.autograd.Function):
         n = images.shape[1] * kernel[0] * kernel[1]
         rows = np.empty((n_img * out_size[0] * out_size[1], n + int(ones)), np.float32)
         rows[:, n:] = 1.0  # the bias column, if any
-        _patch_pairs(images, rows, *ctx.geometry, True)
+        _walk(images, rows, ctx.geometry, True)
         return torch.from_numpy(rows)
 
     @staticmethod
@@ -61,7 +71,7 @@ class _PatchRows(torch.autograd.Function):
             return (None,) * 7
         (ph, pw), (_, _, hp, wp) = ctx.padding, ctx.padded_shape
         g = np.zeros(ctx.padded_shape, np.float32)
-        _patch_pairs(g, grad.contiguous().numpy(), *ctx.geometry, False)
+        _walk(g, grad.contiguous().numpy(), ctx.geometry, False)
         return torch.from_numpy(np.ascontiguousarray(g[:, :, ph:hp - ph, pw:wp - pw])), *(None,) * 6
 
 
