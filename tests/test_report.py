@@ -27,7 +27,7 @@ def _fake_run(d: Path, variant: str, errors: list[float], finished: bool = True,
 
 def test_report_lists_every_run_with_status_and_claims(tmp_path):
     _fake_run(tmp_path / "fc-mnist" / "fp", "fp", [90, 10, 5, 6])
-    _fake_run(tmp_path / "fc-mnist" / "rpu-baseline", "rpu-baseline", [90, 20, 8])
+    _fake_run(tmp_path / "fc-mnist" / "rpu-baseline", "rpu-baseline", [90, 20, 8, 7, 9, 6, 5, 4])
     _fake_run(tmp_path / "fc-mnist" / "only-c2c", "only-c2c", [90, 30], finished=False)
     failed = tmp_path / "fc-mnist" / "broken"
     failed.mkdir()
@@ -38,7 +38,9 @@ def test_report_lists_every_run_with_status_and_claims(tmp_path):
     rows = [line for line in text.splitlines() if line.startswith("| fc-mnist/")]
     assert len(rows) == 4
     fp = next(r for r in rows if r.startswith("| fc-mnist/fp "))
-    assert "| 6.000 | 5.000 | 3 | 8.0 | done |" in fp  # final, best, epochs, time
+    assert "| 6.000 | 5.000 | 7.000 | 3 | 8.0 | done |" in fp  # final, best, mean of the last 3 (< 5), epochs, time
+    baseline = next(r for r in rows if r.startswith("| fc-mnist/rpu-baseline "))
+    assert "| 4.000 | 4.000 | 6.200 | 7 |" in baseline  # mean of epochs 3-7: (7 + 9 + 6 + 5 + 4) / 5
     assert get_experiment("fc-mnist").claims["fp"] in fp
     assert "unfinished (epoch 1)" in next(r for r in rows if "only-c2c" in r)
     assert "failed: ValueError: boom \\| here" in next(r for r in rows if "broken" in r)

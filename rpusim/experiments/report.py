@@ -4,7 +4,7 @@
 ``metrics.csv``, or a failed sweep point's ``error.txt``) and writes into ``--out``:
 
 * ``report.md`` — one table row per run: its path, experiment, variant, the main metric's
-  final and best value, epochs, training time, status, and the paper's claim where the
+  final and best value and its mean over the last 5 epochs, epochs, training time, status, and the paper's claim where the
   experiment declares one (:attr:`Experiment.claims`);
 * ``curves.png`` (``curves_<metric>.png`` when runs score different metrics) — the main
   metric against epoch, one line per run;
@@ -22,6 +22,9 @@ from pathlib import Path
 import yaml
 
 from .plots import heatmap, learning_curves, metric_vs_value, read_metrics
+
+
+TAIL = 5  # epochs averaged in the report's "mean, last 5" column
 
 
 @dataclass
@@ -62,6 +65,13 @@ class RunRecord:
         if self.summary:
             return float(self.summary["best"])
         return min(self.values(), default=math.nan)
+
+    @property
+    def tail_mean(self) -> float:
+        """Mean of the main metric over the last :data:`TAIL` epochs (fewer if the run has fewer):
+        steadier than the final value where the metric moves from epoch to epoch."""
+        tail = self.values()[-TAIL:]
+        return sum(tail) / len(tail) if tail else math.nan
 
     @property
     def epochs(self) -> int:
@@ -126,13 +136,14 @@ def _cell(x) -> str:
 
 def markdown_table(runs: list[RunRecord]) -> str:
     claims = [_claim(r.config) for r in runs]
-    header = ["run", "experiment", "variant", "metric", "final", "best", "epochs", "time (s)", "status"]
+    header = ["run", "experiment", "variant", "metric", "final", "best", f"mean, last {TAIL}", "epochs",
+              "time (s)", "status"]
     if any(claims):
         header.append("paper's claim")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r, claim in zip(runs, claims):
         cells = [r.label, r.config.get("experiment", ""), r.config.get("variant", ""), r.metric,
-                 r.final, r.best, r.epochs, f"{r.time_s:.1f}", r.status] + ([claim] if any(claims) else [])
+                 r.final, r.best, r.tail_mean, r.epochs, f"{r.time_s:.1f}", r.status] + ([claim] if any(claims) else [])
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 
