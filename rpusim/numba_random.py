@@ -16,6 +16,7 @@ Mersenne twister with ``np.random.random()`` this saves most of the cost of a dr
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import torch
@@ -24,10 +25,16 @@ from numba import njit, uint64
 _U53 = 1.0 / 9007199254740992.0
 
 
+_SEED_SLOT = threading.local()  # one reusable int64 scalar per thread: no tensor allocated per draw
+
+
 def draw_seed(gen) -> int:
     """A seed for a kernel's stream, drawn from a torch generator (None: torch's default one),
     so that runs stay reproducible and resumable with the generator's state."""
-    return int(torch.empty((), dtype=torch.int64).random_(0, 2**62, generator=gen))
+    slot = getattr(_SEED_SLOT, "tensor", None)
+    if slot is None:
+        slot = _SEED_SLOT.tensor = torch.empty((), dtype=torch.int64)
+    return int(slot.random_(0, 2**62, generator=gen))
 
 
 @njit(cache=True, inline="always")

@@ -40,7 +40,7 @@ class AnalogLayerBase(nn.Module):
         """W·x (+ b) for a batch of row vectors x (B × in; with the bias on the array, B × (in + 1)
         when the caller has already appended its column of ones)."""
         if self.analog_bias and not ones_appended:
-            x = torch.cat([x, torch.ones(x.shape[0], 1, device=x.device, dtype=x.dtype)], dim=1)
+            x = nn.functional.pad(x, (0, 1), value=1.0)  # the bias column of ones
         y = analog_matmul(self.analog_ctx, x, self.array)
         return y if self.bias is None else y + self.bias
 

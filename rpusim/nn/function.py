@@ -36,7 +36,7 @@ class AnalogFunction(torch.autograd.Function):
         array: AnalogArray = ctx.array
         array.remember(x, grad)
         grad_x = array.backward_pass(grad) if ctx.needs_input_grad[1] else None
-        return torch.zeros(0, device=grad.device), grad_x, None
+        return None, grad_x, None  # the context parameter's gradient is never used
 
 
 def analog_matmul(analog_ctx: AnalogContext, x: Tensor, array: AnalogArray) -> Tensor:

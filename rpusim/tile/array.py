@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .config import RPUConfig
+from .grad_mode import without_grad
 from .tile import AnalogTile
 
 
@@ -39,25 +40,23 @@ class AnalogArray(nn.Module):
         self.tiles = nn.ModuleList(
             AnalogTile(r, c, rpu_config, seeds[i * len(self.col_sizes) + j])
             for i, r in enumerate(self.row_sizes) for j, c in enumerate(self.col_sizes))
+        self._grid = tuple(self.tiles)  # plain references (not registered twice) for fast indexing
+        self.single = len(self._grid) == 1
         self._pending: list[tuple[Tensor, Tensor]] = []
 
     def _tile(self, i: int, j: int) -> AnalogTile:
-        return self.tiles[i * len(self.col_sizes) + j]
-
-    @property
-    def single(self) -> bool:
-        return len(self.tiles) == 1
+        return self._grid[i * len(self.col_sizes) + j]
 
     def forward(self, x: Tensor) -> Tensor:
         if self.single:
-            return self.tiles[0](x)
+            return self._grid[0](x)
         xs = x.split(self.col_sizes, dim=1)
         return torch.cat([sum(self._tile(i, j)(xs[j]) for j in range(len(xs)))
                           for i in range(len(self.row_sizes))], dim=1)
 
     def backward_pass(self, d: Tensor) -> Tensor:
         if self.single:
-            return self.tiles[0].backward(d)
+            return self._grid[0].backward(d)
         ds = d.split(self.row_sizes, dim=1)
         return torch.cat([sum(self._tile(i, j).backward(ds[i]) for i in range(len(ds)))
                           for j in range(len(self.col_sizes))], dim=1)
@@ -69,7 +68,7 @@ class AnalogArray(nn.Module):
     def has_pending(self) -> bool:
         return bool(self._pending)
 
-    @torch.no_grad()
+    @without_grad
     def apply_update(self, lr: float) -> None:
         """Pulsed update from every (x, δ) remembered since the last update, then forget them."""
         if not self._pending:
@@ -79,10 +78,10 @@ class AnalogArray(nn.Module):
         self._pending.clear()
         self.update(x, d, lr)
 
-    @torch.no_grad()
+    @without_grad
     def update(self, x: Tensor, d: Tensor, lr: float) -> None:
         if self.single:
-            self.tiles[0].update(x, d, lr)
+            self._grid[0].update(x, d, lr)
             return
         xs, ds = x.split(self.col_sizes, dim=1), d.split(self.row_sizes, dim=1)
         for i in range(len(ds)):
@@ -91,7 +90,7 @@ class AnalogArray(nn.Module):
 
     def get_weights(self) -> Tensor:
         if self.single:
-            return self.tiles[0].get_weights()
+            return self._grid[0].get_weights()
         return torch.cat([torch.cat([self._tile(i, j).get_weights() for j in range(len(self.col_sizes))], dim=1)
                           for i in range(len(self.row_sizes))], dim=0)
 

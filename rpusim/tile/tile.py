@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from .config import RPUConfig
+from .grad_mode import without_grad
 from .periphery import analog_mvm
 from .bit_counts import packed_update_counts
 from .pulsed_update import coincidence_counts, exact_update, plan_pulses
@@ -42,17 +43,26 @@ class AnalogTile(nn.Module):
         self.register_buffer("dev_params", torch.stack(list(params.values())) if params else torch.zeros(0, *shape))
         self.register_buffer("nm_running_fwd", torch.ones(1, 1))
         self.register_buffer("nm_running_bwd", torch.ones(1, 1))
-        self._weight_cache: Tensor | None = None
+        self._cached: dict[str, Tensor] = {}  # the weights read, until the devices change
+        self._params_of: Tensor | None = None
+        self._gen_checked_for: Tensor | None = None
         self.reset_stats()
 
     # --- state ----------------------------------------------------------------------------
     @property
     def params(self) -> dict[str, Tensor]:
-        return dict(zip(self._param_names, self.dev_params.unbind(0)))
+        """Per-device parameters by name: views into ``dev_params``, made again only when that
+        buffer is replaced (``.to()``; loading a state dict copies into it in place)."""
+        if self._params_of is not self.dev_params:
+            self._params = dict(zip(self._param_names, self.dev_params.unbind(0)))
+            self._params_of = self.dev_params
+        return self._params
 
     def _gen(self) -> torch.Generator:
-        if self.generator.device != self.state.device:
-            self.generator = torch.Generator(device=self.state.device).manual_seed(self.seed)
+        if self._gen_checked_for is not self.state:  # the state moved (``.to()``): follow it
+            if self.generator.device != self.state.device:
+                self.generator = torch.Generator(device=self.state.device).manual_seed(self.seed)
+            self._gen_checked_for = self.state
         return self.generator
 
     def get_extra_state(self):
@@ -61,11 +71,11 @@ class AnalogTile(nn.Module):
     def set_extra_state(self, extra):
         self.generator.set_state(extra["generator"])
         self.stats = dict(extra["stats"])
-        self._weight_cache = None
+        self._cached.clear()
 
     def _load_from_state_dict(self, *args, **kwargs):
         super()._load_from_state_dict(*args, **kwargs)
-        self._weight_cache = None
+        self._cached.clear()
 
     def reset_stats(self) -> None:
         self.stats = {"fwd_" + k: 0 for k in STAT_KEYS} | {"bwd_" + k: 0 for k in STAT_KEYS} | {
@@ -73,17 +83,18 @@ class AnalogTile(nn.Module):
 
     def get_weights(self) -> Tensor:
         """The weight matrix the array computes with (mean over the devices of each weight)."""
-        if self._weight_cache is None:
+        w = self._cached.get("weights")
+        if w is None:
             w = self.device_model.read(self.state, self.params)
-            self._weight_cache = w[0] if w.shape[0] == 1 else w.mean(dim=0)
-        return self._weight_cache
+            w = self._cached["weights"] = w[0] if w.shape[0] == 1 else w.mean(dim=0)
+        return w
 
     @torch.no_grad()
     def set_weights(self, w: Tensor) -> None:
         """Program every device of each weight to ``w``, clipped to what the devices can hold."""
         w = w.to(self.state.device, self.state.dtype).expand_as(self.state)
         self.state.copy_(self.device_model.clip(w, self.params))
-        self._weight_cache = None
+        self._cached.clear()
 
     # --- the three cycles -------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
@@ -94,7 +105,7 @@ class AnalogTile(nn.Module):
         """z = Wᵀ·δ through the backward periphery (d: B × out)."""
         return self._mvm(d, self.rpu_config.backward, self.nm_running_bwd, True, "bwd_")
 
-    @torch.no_grad()
+    @without_grad
     def _mvm(self, x: Tensor, io, running_buf: Tensor, transposed: bool, prefix: str) -> Tensor:
         running = self._running(x, io, running_buf)
         sub: dict = {}
@@ -103,13 +114,13 @@ class AnalogTile(nn.Module):
             self.stats[prefix + k] += v
         return y
 
-    @torch.no_grad()
+    @without_grad
     def update(self, x: Tensor, d: Tensor, lr: float) -> None:
         """Apply W += −lr·dᵀx (x: B × in, d: B × out) as the device can."""
         self.stats["updates"] += x.shape[0]
         if self.device_model.is_ideal:
             self.state.sub_(lr * (d.T @ x))
-            self._weight_cache = None
+            self._cached.clear()
             return
         cfg = self.rpu_config.update
         gen = self._gen()
@@ -136,7 +147,7 @@ class AnalogTile(nn.Module):
         self.stats["pulse_probs_clipped"] += clipped
         if rows is not None and rows.numel() and cols.numel():
             self._apply_counts(rows, cols, n_up, n_down, bl, gen)
-        self._weight_cache = None
+        self._cached.clear()
 
     def _apply_counts(self, rows, cols, n_up, n_down, bl, gen) -> None:
         fused = getattr(self.device_model, "apply_pulses_at", None)  # a device's in-place kernel
