@@ -12,6 +12,8 @@ either direction), writing the rows in the array's layout at once; elsewhere the
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 from numba import njit
@@ -44,9 +46,17 @@ def _walk(images: np.ndarray, rows: np.ndarray, geometry: tuple, to_rows: bool) 
     H', W'); column k = (c·kh + i)·kw + j of a row reads pixel (c, i·dh, j·dw) from the patch corner."""
     kh, kw, dh, dw, sh, sw, h_out, w_out = geometry
     n_img, n_ch, hp, wp = images.shape
+    offsets = _pixel_offsets(n_ch, hp, wp, kh, kw, dh, dw)
+    _patch_walk(images.reshape(-1), rows, offsets, n_img, n_ch * hp * wp, h_out, w_out, sh * wp, sw, to_rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _pixel_offsets(n_ch: int, hp: int, wp: int, kh: int, kw: int, dh: int, dw: int) -> np.ndarray:
+    """Offset of each row entry's pixel from the patch's corner in a flattened padded image."""
     c, i, j = np.meshgrid(np.arange(n_ch), np.arange(kh), np.arange(kw), indexing="ij")
     offsets = (c * (hp * wp) + i * (dh * wp) + j * dw).reshape(-1)
-    _patch_walk(images.reshape(-1), rows, offsets, n_img, n_ch * hp * wp, h_out, w_out, sh * wp, sw, to_rows)
+    offsets.flags.writeable = False
+    return offsets
 
 
 class _PatchRows(torch.autograd.Function):

@@ -98,10 +98,24 @@ def _kmax(bits: int) -> int:
     return 2 ** (bits - 1) - 1 if bits > 0 else 0
 
 
+_IO_PARAMS: dict[tuple, np.ndarray] = {}  # io_params by the config's field values
+
+
 def io_params(io: IOConfig) -> np.ndarray:
     """The periphery of one direction as the parameter vector of :func:`.periphery_kernel.mvm`
     (weight noise is not supported there; 'average_abs_max' reads as 'abs_max' unless the caller
-    sets the running scale as a constant, see :func:`_kernel_pass` and :func:`kernel_supports`)."""
+    sets the running scale as a constant, see :func:`_kernel_pass` and :func:`kernel_supports`).
+    A fresh copy each call (callers may change it); made once per distinct set of values."""
+    key = tuple(io.__dict__.values())
+    p = _IO_PARAMS.get(key)
+    if p is None:
+        if len(_IO_PARAMS) > 256:
+            _IO_PARAMS.clear()
+        p = _IO_PARAMS[key] = _io_params(io)
+    return p.copy()
+
+
+def _io_params(io: IOConfig) -> np.ndarray:
     nm = {"none": NM_NONE, "abs_max": NM_ABS_MAX, "average_abs_max": NM_ABS_MAX,
           "constant": NM_CONSTANT}[io.noise_management]
     inp_res = 2 * io.inp_bound / (2**io.inp_bits - 2) if io.inp_bits > 0 else 1.0
