@@ -107,7 +107,7 @@ def run(
 @app.command()
 def sweep(
     experiment: str = typer.Argument(..., help="experiment name (see `rpusim list`)"),
-    grid: list[str] = typer.Option([], "--grid", help="KEY.PATH=V1,V2,... values of one key (repeatable: cartesian product)"),
+    grid: list[str] = typer.Option([], "--grid", help="KEY.PATH=V1,V2,... values of one key (repeatable: cartesian product; none: one run per variant)"),
     set_: list[str] = typer.Option([], "--set", help=SET_HELP + ", applied to every point"),
     preset: Optional[str] = typer.Option(None, "--preset", help="preset of the experiment (e.g. quick)"),
     variants: Optional[str] = typer.Option(None, "--variants", help="comma-separated variants (default: all)"),

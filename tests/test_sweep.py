@@ -103,5 +103,6 @@ def test_sweep_cli_in_process_exit_codes(tmp_path):
     assert "1 of 2 points failed" in failing.stderr
     invalid = CliRunner().invoke(app, [*args, "--grid", "rpu.update.bl=0"])
     assert invalid.exit_code == 2 and "rpu.update.bl = 0" in invalid.stderr
-    missing = CliRunner().invoke(app, args)
-    assert missing.exit_code == 2 and "at least one --grid" in missing.stderr
+    variants_only = CliRunner().invoke(app, [*args, "--name", "s3"])  # no grid: one point per variant
+    assert variants_only.exit_code == 0, variants_only.output
+    assert "done     fp:" in variants_only.output and (tmp_path / "fc-mnist" / "s3" / "fp" / "summary.json").exists()

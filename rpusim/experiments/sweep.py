@@ -1,7 +1,8 @@
 """Parameter sweeps: the cartesian product of value lists over dotted key paths, run on Ray.
 
 ``rpusim sweep fc-mnist --grid rpu.update.bl=1,10,31 --grid train.lr=0.01,0.1`` makes one
-grid point per combination (3 × 2 = 6 per variant). Each point is an ordinary run
+grid point per combination (3 × 2 = 6 per variant); without ``--grid`` every variant is one
+point, so ``rpusim sweep cnn-mnist --workers 2`` is the whole ablation, two runs at a time. Each point is an ordinary run
 directory (see :mod:`.train`) named from its values, ``VARIANT__rpu.update.bl=10__train.lr=0.1``,
 inside the sweep folder, which also holds ``sweep.json`` (grid and points, used by
 ``rpusim report`` for heat maps), ``results.json``/``results.csv`` and ``curves.png``.
@@ -111,9 +112,8 @@ def point_name(variant: str, values: dict[str, Any]) -> str:
 def sweep_points(exp: Experiment, grid: dict[str, list], variants: list[str] | None = None,
                  preset: str | None = None, overrides: dict | None = None,
                  seed: int | None = None) -> list[SweepPoint]:
-    """Every (variant, grid point) with its validated config; fails before any work if one is invalid."""
-    if not grid:
-        raise ConfigError("a sweep needs at least one --grid KEY.PATH=V1,V2,...")
+    """Every (variant, grid point) with its validated config; fails before any work if one is invalid.
+    An empty grid makes one point per variant, named after it: the variants run in parallel."""
     keys = list(grid)
     points, errors = [], []
     for combo in itertools.product(*(grid[k] for k in keys)):
