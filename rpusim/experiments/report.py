@@ -4,8 +4,8 @@
 ``metrics.csv``, or a failed sweep point's ``error.txt``) and writes into ``--out``:
 
 * ``report.md`` — one table row per run: its path, experiment, variant, the main metric's
-  final and best value and its mean over the last 5 epochs, epochs, training time, status, and the paper's claim where the
-  experiment declares one (:attr:`Experiment.claims`);
+  final and best value and its mean over the last 5 epochs, epochs, training time, status,
+  and the paper's claim where the experiment declares one (:attr:`Experiment.claims`);
 * ``curves.png`` (``curves_<metric>.png`` when runs score different metrics) — the main
   metric against epoch, one line per run;
 * for each sweep (``sweep.json``) over two keys, ``heatmap_<sweep>_<variant>.png`` of the

@@ -2,8 +2,9 @@
 
 ``rpusim sweep fc-mnist --grid rpu.update.bl=1,10,31 --grid train.lr=0.01,0.1`` makes one
 grid point per combination (3 × 2 = 6 per variant); without ``--grid`` every variant is one
-point, so ``rpusim sweep cnn-mnist --workers 2`` is the whole ablation, two runs at a time. Each point is an ordinary run
-directory (see :mod:`.train`) named from its values, ``VARIANT__rpu.update.bl=10__train.lr=0.1``,
+point, so ``rpusim sweep cnn-mnist --workers 2`` is the whole ablation, two runs at a time.
+Each point is an ordinary run directory (see :mod:`.train`) named from its values,
+``VARIANT__rpu.update.bl=10__train.lr=0.1``,
 inside the sweep folder, which also holds ``sweep.json`` (grid and points, used by
 ``rpusim report`` for heat maps), ``results.json``/``results.csv`` and ``curves.png``.
 
