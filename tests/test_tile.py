@@ -379,6 +379,38 @@ def test_state_dict_round_trip_continues_identically():
     torch.testing.assert_close(a(x), b(x))
 
 
+def test_cached_views_follow_a_changed_periphery_and_moved_buffers():
+    """The caches that save Python time per pass (periphery parameter vector, per-device parameter
+    views, weights read) never serve a stale value."""
+    from rpusim.tile.periphery import io_params
+    io = IOConfig(out_noise=0.06)
+    first = io_params(io)
+    first[8] = 123.0  # a caller changing its copy changes nothing cached
+    assert io_params(io)[8] == pytest.approx(0.06)
+    io.out_noise = 0.2  # a config changed after use gives its new values
+    assert io_params(io)[8] == pytest.approx(0.2)
+    tile = AnalogTile(3, 4, RPUConfig(), seed=2)
+    before = tile.params["dw_up"]
+    tile.to(torch.float64)  # buffers replaced: the views are made again, on the new buffer
+    assert tile.params["dw_up"].dtype == torch.float64 and before.dtype == torch.float32
+    w = torch.full((3, 4), 0.1, dtype=torch.float64)
+    tile.set_weights(w)
+    programmed = tile.device_model.clip(w, tile.params)[0]
+    torch.testing.assert_close(tile.get_weights(), programmed)
+    tile.update(torch.ones(1, 4, dtype=torch.float64), torch.ones(1, 3, dtype=torch.float64), 0.5)
+    assert not torch.equal(tile.get_weights(), programmed)  # read again after the update
+
+
+def test_tile_methods_leave_no_autograd_graph():
+    tile = AnalogTile(3, 4, RPUConfig(), seed=3)
+    x = torch.rand(2, 4, requires_grad=True)
+    with torch.enable_grad():
+        y = tile(x)
+        tile.update(x, torch.rand(2, 3), 0.1)
+    assert not y.requires_grad and not tile.state.requires_grad
+    assert torch.is_grad_enabled()  # the caller's mode is left as it was
+
+
 @pytest.mark.parametrize("section, bad, field", [
     ("update", {"bl": 0}, "bl"), ("forward", {"inp_bits": 30}, "inp_bits"),
     ("forward", {"out_bits": -1}, "out_bits"), ("backward", {"inp_bits": 1}, "inp_bits"), ("forward", {"noise_management": "sometimes"}, "noise_management"),
