@@ -44,7 +44,8 @@ class AnalogTile(nn.Module):
         self.register_buffer("nm_running_fwd", torch.ones(1, 1))
         self.register_buffer("nm_running_bwd", torch.ones(1, 1))
         self._cached: dict[str, Tensor] = {}  # the weights read, until the devices change
-        self._params_of: Tensor | None = None
+        self._params: dict[str, Tensor] = {}  # views into dev_params, made by `params`
+        self._params_of: Tensor | None = None  # the dev_params buffer those views belong to
         self._gen_checked_for: Tensor | None = None
         self.reset_stats()
 
