@@ -68,18 +68,30 @@ def _fetch_to(url: str, fh, timeout: float) -> str:
     return h.hexdigest()
 
 
+def _make_dirs(path: Path) -> list[Path]:
+    """``mkdir -p path``; return the directories that did not exist before, deepest first."""
+    created = []
+    missing = path
+    while not missing.exists():
+        created.append(missing)
+        missing = missing.parent
+    path.mkdir(parents=True, exist_ok=True)
+    return created
+
+
 def download_file(spec: DatasetSpec, fspec: FileSpec, dest_dir: Path, *,
                   mirrors: Sequence[str] | None = None, timeout: float = 60.0,
                   log: Callable[[str], None] | None = None) -> Path:
     """Download one file into ``dest_dir`` trying each mirror; return its final path.
 
-    Raises :class:`DownloadError` if no mirror gives the right bytes; nothing is left behind then.
+    Raises :class:`DownloadError` if no mirror gives the right bytes; nothing is left behind then,
+    not even the directories this call created.
     """
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    final = dest_dir / fspec.filename
     urls = spec.urls(fspec.filename, None if mirrors is None else tuple(mirrors))
     if not urls:
         raise DownloadError(f"{spec.name}: no download mirror known for {fspec.filename}")
+    created = _make_dirs(dest_dir)
+    final = dest_dir / fspec.filename
     failures: list[str] = []
     answered = False  # did any mirror respond (an HTTP status, or bytes)?
     for url in urls:
@@ -114,6 +126,11 @@ def download_file(spec: DatasetSpec, fspec: FileSpec, dest_dir: Path, *,
             failures.append(f"  {url}: {e!r}")
         finally:
             tmp.unlink(missing_ok=True)  # no-op after a successful os.replace
+    for d in created:  # deepest first; one still in use (another download into it) stays
+        try:
+            d.rmdir()
+        except OSError:
+            break
     raise DownloadError(
         f"{spec.name}: could not download {fspec.filename} (expected md5 {fspec.md5}); tried:\n"
         + "\n".join(failures)
