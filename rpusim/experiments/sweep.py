@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import yaml
 
-from ..config import ConfigError
+from ..config import ConfigError, parse_yaml_value
 from ..io import atomic_write_text
 from .config import RunConfig, deep_merge
 from .registry import Experiment
@@ -68,9 +68,9 @@ def _split_values(text: str) -> list[str]:
     return parts
 
 
-def _scalar(text: str) -> Any:
+def _scalar(text: str, item: str) -> Any:
     """A YAML value, with YAML 1.1's blind spot fixed: ``1e-3`` is a number, not a string."""
-    value = yaml.safe_load(text)
+    value = parse_yaml_value(text, f"--grid {item!r}: value {text!r}")
     if isinstance(value, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", value.strip()):
         return float(value)
     return value
@@ -82,11 +82,11 @@ def parse_grid(items: list[str]) -> dict[str, list]:
     for item in items:
         key, eq, raw = item.partition("=")
         key = key.strip()
-        if not eq or not key or not raw.strip():
+        if not eq or not all(p.strip() for p in key.split(".")) or not raw.strip():
             raise ConfigError(f"--grid {item!r}: expected KEY.PATH=V1,V2,...")
         if key in grid:
             raise ConfigError(f"--grid {item!r}: {key} is given twice")
-        values = [_scalar(v) for v in _split_values(raw)]
+        values = [_scalar(v, item) for v in _split_values(raw)]
         if any(v is None for v in values):
             raise ConfigError(f"--grid {item!r}: empty value in the list")
         grid[key] = values

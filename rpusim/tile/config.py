@@ -86,10 +86,21 @@ class MappingConfig(Config):
     digital_bias: bool = Field(False, description="bias in floating point instead of an extra array column")
 
 
-class RPUConfig(Config):
-    """Everything about the analog arrays of one layer: device, periphery, update, mapping."""
+DEFAULT_DEVICE = ConstantStepDevice  # the papers' RPU baseline device
 
-    device: SerializeAsAny[PulsedDevice] = Field(default_factory=ConstantStepDevice)
+
+class RPUConfig(Config):
+    """Everything about the analog arrays of one layer: device, periphery, update, mapping.
+
+    ``device`` is a device config or a mapping. A mapping with a ``type`` is that device type
+    with its own defaults for the fields not given (``{type: soft_bounds, dw_min: 0.002}``); a
+    mapping without ``type`` refines the default device, the papers' constant-step baseline
+    (``{up_down: 0.05}`` is the baseline with a 5 % asymmetry). Merged overrides (``--set``,
+    experiment variants, ``layer_rpu``) go through :func:`rpusim.experiments.config.deep_merge`,
+    which refines the device already chosen unless the override names another ``type``.
+    """
+
+    device: SerializeAsAny[PulsedDevice] = Field(default_factory=DEFAULT_DEVICE)
     devices_per_weight: int = Field(1, ge=1, le=64, description="devices per weight (same pulses, read as mean)")
     forward: IOConfig = Field(default_factory=IOConfig)
     backward: IOConfig = Field(default_factory=_backward_default)
@@ -99,6 +110,8 @@ class RPUConfig(Config):
     @field_validator("device", mode="before")
     @classmethod
     def _device(cls, v):
+        if isinstance(v, dict) and "type" not in v:
+            v = {"type": DEFAULT_DEVICE.model_fields["type"].default, **v}
         return device_from_dict(v)
 
     @classmethod
