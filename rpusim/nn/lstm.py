@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..fast_path import use_fast_kernel
 from ..numba_random import draw_seed
 from ..tile import RPUConfig
 from ..tile.periphery import draw_pass_noise, io_params, kernel_supports
@@ -66,7 +67,7 @@ class AnalogLSTMCell(AnalogLayerBase):
 
     def forward_sequence(self, seq: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """All time steps of seq (T × B × x) from state (h₀, c₀): (outputs T × B × h, (h_T, c_T))."""
-        if self._kernel_applies(seq):
+        if self._kernel_applies(seq, state):
             out, h, c = _LSTMSequence.apply(self.analog_ctx, seq.contiguous(), state[0].contiguous(),
                                             state[1].contiguous(), self)
             return out, (h, c)
@@ -76,10 +77,11 @@ class AnalogLSTMCell(AnalogLayerBase):
             outputs.append(state[0])
         return torch.stack(outputs), state
 
-    def _kernel_applies(self, seq: Tensor) -> bool:
+    def _kernel_applies(self, seq: Tensor, state: tuple[Tensor, Tensor]) -> bool:
         cfg = self.rpu_config
-        return (seq.device.type == "cpu" and seq.dtype == torch.float32 and self.array.single
-                and self.bias is None and kernel_supports(cfg.forward) and kernel_supports(cfg.backward))
+        supported = (self.array.single and self.bias is None and kernel_supports(cfg.forward)
+                     and kernel_supports(cfg.backward))
+        return supported and use_fast_kernel(seq, *state, self.array.get_weights())
 
     def extra_repr(self) -> str:
         return f"input_size={self.input_size}, hidden_size={self.hidden_size}, " \

@@ -75,7 +75,8 @@ class UpdateConfig(Config):
         "exact: each sample and each time slot applied in turn, pulse by pulse")
     counting: Literal["auto", "packed", "gemm"] = Field(
         "auto", description="how the fast mode counts coincidences: packed (bit-packed pulse trains and "
-        "popcounts, CPU), gemm (two matrix products over the B·BL slots, any device), auto (packed on CPU)")
+        "popcounts, a numba kernel: float32 on the CPU, elsewhere gemm; see rpusim.fast_path), gemm (two "
+        "matrix products over the B·BL slots, any device and dtype), auto (the same as packed)")
 
 
 class MappingConfig(Config):

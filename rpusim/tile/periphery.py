@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..fast_path import use_fast_kernel
 from ..numba_random import draw_seed, fill, seeded_state
 from .config import IOConfig
 from .periphery_kernel import NM_ABS_MAX, NM_CONSTANT, NM_NONE, P_NM, P_NM_CONST, mvm
@@ -146,11 +147,6 @@ def kernel_supports(io: IOConfig) -> bool:
     return io.is_perfect or (not io.w_noise and io.noise_management != "average_abs_max")
 
 
-def _fusable(x: Tensor, w: Tensor, io: IOConfig) -> bool:
-    return (x.device.type == "cpu" and x.dtype == torch.float32 and w.dtype == torch.float32
-            and not io.w_noise)
-
-
 def nm_scale(x: Tensor, io: IOConfig, running: Tensor | None) -> Tensor | None:
     """Per-sample noise-management scale s (B × 1), or None for no scaling."""
     if io.noise_management == "none":
@@ -194,7 +190,7 @@ def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, gen: torch.Generator | None,
     """
     if io.is_perfect:
         return x @ w if transposed else x @ w.T
-    if _fusable(x, w, io):
+    if use_fast_kernel(x, w, supported=not io.w_noise):
         y, n_first, n_final = _kernel_pass(x, w, io, gen, transposed, running)
     else:
         y, n_first, n_final = _tensor_pass(x, w, io, gen, transposed, running)
