@@ -177,10 +177,11 @@ class _LSTMSequence(torch.autograd.Function):
             grad_out.contiguous().numpy(), grad_h.contiguous().numpy(), grad_c.contiguous().numpy(), acts,
             cells, tanh_c, w.numpy(), cell.input_size, io_params(io), draw_seed(tile._gen()), first_needs_pass, noise)
         _count(tile, "bwd_", stats)
-        cell.array.remember(torch.from_numpy(z.reshape(-1, z.shape[-1])),
-                            torch.from_numpy(deltas.reshape(-1, deltas.shape[-1])))
+        if ctx.needs_input_grad[0]:  # the layer is trained: its update is the gradient
+            cell.analog_ctx.remember(torch.from_numpy(z.reshape(-1, z.shape[-1])),
+                                     torch.from_numpy(deltas.reshape(-1, deltas.shape[-1])))
         ctx.saved = None
-        return (torch.zeros(0), torch.from_numpy(dxs) if ctx.needs_input_grad[1] else None,
+        return (None, torch.from_numpy(dxs) if ctx.needs_input_grad[1] else None,
                 torch.from_numpy(dh0), torch.from_numpy(dc0), None)
 
 
