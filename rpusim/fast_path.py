@@ -5,7 +5,8 @@ device, any dtype, every feature). :func:`use_fast_kernel` decides, for each cal
 runs. A kernel is used exactly when
 
 * the reference path is not forced: neither inside :func:`reference_path` nor with the
-  environment variable ``RPUSIM_REFERENCE=1`` (``0`` or unset: not forced);
+  environment variable ``RPUSIM_REFERENCE=1`` (``0`` or unset: not forced; read once, at the
+  process's first decision);
 * every tensor the kernel reads or writes is a float32 tensor on the CPU: the kernels compute
   in float32 (their roundings, clamps and random draws are written for it) and reach the
   tensors' memory through numpy; they make their inputs contiguous themselves. Any other
@@ -51,25 +52,32 @@ from .config import ConfigError
 
 REFERENCE_ENV = "RPUSIM_REFERENCE"
 _forced_depth = 0  # nesting depth of reference_path() blocks (process-wide)
+_env_forced: bool | None = None  # RPUSIM_REFERENCE, read once per process at the first decision
 
 
 def reference_forced() -> bool:
-    """Whether the reference path is forced (:func:`reference_path` or ``RPUSIM_REFERENCE=1``)."""
-    if _forced_depth:
-        return True
-    value = os.environ.get(REFERENCE_ENV, "0")
-    if value not in ("0", "1", ""):
-        raise ConfigError(f"environment variable {REFERENCE_ENV}={value!r}: allowed are 1 (force the "
-                          f"torch reference path) and 0 or unset (numba kernels where they apply)")
-    return value == "1"
+    """Whether the reference path is forced (:func:`reference_path`, or ``RPUSIM_REFERENCE=1`` in the
+    environment when the process made its first decision; another value than 1, 0 or empty is refused)."""
+    global _env_forced
+    if _env_forced is None:
+        value = os.environ.get(REFERENCE_ENV, "0")
+        if value not in ("0", "1", ""):
+            raise ConfigError(f"environment variable {REFERENCE_ENV}={value!r}: allowed are 1 (force the "
+                              f"torch reference path) and 0 or unset (numba kernels where they apply)")
+        _env_forced = value == "1"
+    return _forced_depth > 0 or _env_forced
 
 
 def use_fast_kernel(*tensors: Tensor, supported: bool = True) -> bool:
     """True when a numba kernel computes this call: not forced to the reference path, the call
     site's configuration ``supported`` by its kernel, and every tensor float32 on the CPU (see the
     module docstring for the sites and their features)."""
-    return (supported and all(t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors)
-            and not reference_forced())
+    if not supported or reference_forced():
+        return False
+    for t in tensors:
+        if t.dtype is not torch.float32 or not t.is_cpu:
+            return False
+    return True
 
 
 @contextmanager

@@ -7,6 +7,7 @@ from torch import nn
 
 import rpusim.devices.constant_step_kernel as constant_step_kernel
 import rpusim.devices.ctf_kernel as ctf_kernel
+import rpusim.fast_path as fast_path
 import rpusim.nn.lstm as lstm_module
 import rpusim.nn.patches as patches
 import rpusim.tile.periphery as periphery
@@ -32,6 +33,12 @@ def test_predicate_takes_the_kernel_only_for_float32_on_the_cpu_when_supported()
     assert not use_fast_kernel(f32, supported=False)
 
 
+def set_reference_env(monkeypatch, value: str) -> None:
+    """RPUSIM_REFERENCE as a fresh process would find it (the variable is read once per process)."""
+    monkeypatch.setenv(REFERENCE_ENV, value)
+    monkeypatch.setattr(fast_path, "_env_forced", None)
+
+
 def test_reference_path_is_forced_by_the_context_manager_and_the_environment(monkeypatch):
     x = torch.zeros(2, 3)
     with reference_path():
@@ -39,11 +46,11 @@ def test_reference_path_is_forced_by_the_context_manager_and_the_environment(mon
             assert not use_fast_kernel(x)
         assert not use_fast_kernel(x)  # still inside the outer block
     assert use_fast_kernel(x)
-    monkeypatch.setenv(REFERENCE_ENV, "1")
+    set_reference_env(monkeypatch, "1")
     assert not use_fast_kernel(x)
-    monkeypatch.setenv(REFERENCE_ENV, "0")
+    set_reference_env(monkeypatch, "0")
     assert use_fast_kernel(x)
-    monkeypatch.setenv(REFERENCE_ENV, "yes")
+    set_reference_env(monkeypatch, "yes")
     with pytest.raises(ConfigError, match=f"{REFERENCE_ENV}='yes'.*allowed"):
         use_fast_kernel(x)
 
@@ -101,7 +108,7 @@ def test_no_kernel_runs_for_float64_or_when_the_reference_is_forced(monkeypatch,
     if how == "float64":
         _train_every_kind_of_layer(torch.float64)
     elif how == "environment":
-        monkeypatch.setenv(REFERENCE_ENV, "1")
+        set_reference_env(monkeypatch, "1")
         _train_every_kind_of_layer(torch.float32)
     else:
         with reference_path():
@@ -240,3 +247,15 @@ def test_lstm_trains_with_the_same_numbers_in_float64_as_in_float32():
     torch.testing.assert_close(out64.float(), out32, atol=1e-5, rtol=1e-5)
     for dw in (dw32, dw64):
         assert ((dw.mean(0) - ideal[0]).abs() <= 5 * standard_error(dw, ideal[0])).all(), (dw.mean(0), ideal[0])
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_cli_refuses_a_bad_reference_variable_before_writing_anything(monkeypatch, tmp_path, command):
+    from typer.testing import CliRunner
+
+    from rpusim.cli import app
+    set_reference_env(monkeypatch, "true")
+    result = CliRunner().invoke(app, [command, "fc-mnist", "--preset", "quick", "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert f"{REFERENCE_ENV}='true'" in result.output and "Traceback" not in result.output
+    assert not any(tmp_path.iterdir())
