@@ -12,9 +12,9 @@ T rank-1 pulsed updates per sample for a sequence of length T. With the default
 ``update.mode = 'fast'`` they are applied as one update of T·B rows (coincidence counts
 over all T·B·BL slots); ``update.mode = 'exact'`` applies them row by row, slot by slot.
 
-On the CPU (float32, one tile, bias on the array) a layer runs the whole sequence, forward
-and BPTT, in the numba kernels of :mod:`.lstm_kernel`; otherwise step by step through
-:class:`AnalogLSTMCell` and autograd. The two compute the same thing (tested); only the
+On the CPU (float32, one tile, bias on the array; :func:`rpusim.fast_path.use_fast_kernel`
+decides) a layer runs the whole sequence, forward and BPTT, in the numba kernels of
+:mod:`.lstm_kernel`; otherwise step by step through :class:`AnalogLSTMCell` and autograd. The two compute the same thing (tested); only the
 random streams of the periphery differ.
 
 A float ``nn.LSTM`` converts with :meth:`AnalogLSTM.from_digital`: the array gets

@@ -7,9 +7,10 @@ An analog matrix-vector product of a batch x (B × n) with the array W (m × n) 
 with s the noise-management scale (max|x| per sample for 'abs_max': Gokmen, Onen, Haensch
 2017) and, under bound management, doubled for each sample whose outputs saturated,
 repeating the pass for those samples only (aihwkit's iterative bound management).
-On the CPU (float32, no weight noise) a pass, bound management included, is one call of
-:func:`.periphery_kernel.mvm` (numba; its random numbers from a xoshiro stream seeded by the
-tile's generator); elsewhere the tensor operations of :func:`_one_pass`, the reference.
+On the CPU (float32, no weight noise; :func:`rpusim.fast_path.use_fast_kernel` decides) a pass,
+bound management included, is one call of :func:`.periphery_kernel.mvm` (numba; its random numbers
+from a xoshiro stream seeded by the tile's generator); elsewhere the tensor operations of
+:func:`_one_pass`, the reference.
 """
 from __future__ import annotations
 
