@@ -160,6 +160,12 @@ def kernel_supports(io: IOConfig) -> bool:
     return io.is_perfect or (not io.w_noise and io.noise_management != "average_abs_max")
 
 
+def _fusable(x: Tensor, w: Tensor, io: IOConfig) -> bool:
+    """Whether :func:`_kernel_pass` computes this pass: :func:`rpusim.fast_path.use_fast_kernel` on x
+    and W, the kernel implementing every periphery but weight noise."""
+    return use_fast_kernel(x, w, supported=not io.w_noise)
+
+
 def nm_scale(x: Tensor, io: IOConfig, running: Tensor | None) -> Tensor | None:
     """Per-sample noise-management scale s (B × 1), or None for no scaling."""
     if io.noise_management == "none":
@@ -203,7 +209,7 @@ def analog_mvm(x: Tensor, w: Tensor, io: IOConfig, gen: torch.Generator | None,
     """
     if io.is_perfect:
         return x @ w if transposed else x @ w.T
-    if use_fast_kernel(x, w, supported=not io.w_noise):
+    if _fusable(x, w, io):
         y, n_first, n_final = _kernel_pass(x, w, io, gen, transposed, running)
     else:
         y, n_first, n_final = _tensor_pass(x, w, io, gen, transposed, running)
