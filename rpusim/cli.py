@@ -76,7 +76,9 @@ def run(
                               run_configs, variant_configs)
     from .experiments.runner import draw_figures
     from .experiments.config import RunConfig, deep_merge
+    from .fast_path import reference_forced
     try:
+        reference_forced()  # a bad RPUSIM_REFERENCE is refused before anything is written
         exp = get_experiment(experiment)
         overrides = parse_set(set_)
         if config is not None:
@@ -120,7 +122,9 @@ def sweep(
     """Train every grid point as its own run; finished points are skipped when run again."""
     from .experiments import get_experiment, parse_set
     from .experiments.sweep import parse_grid, run_sweep, sweep_points
+    from .fast_path import reference_forced
     try:
+        reference_forced()  # a bad RPUSIM_REFERENCE is refused before anything is written
         exp = get_experiment(experiment)
         points = sweep_points(exp, parse_grid(grid), variants.split(",") if variants else None, preset,
                               parse_set(set_), seed)
