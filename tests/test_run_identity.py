@@ -86,6 +86,7 @@ def test_fingerprint_covers_config_and_version_but_not_the_folder(tmp_path):
     assert fingerprint(a.to_dict()) != fingerprint(cfg_of("train.lr=0.05").to_dict())
     assert fingerprint(a.to_dict()) != fingerprint(cfg_of("seed=1").to_dict())
     assert fingerprint(a.to_dict()) != fingerprint(a.to_dict(), version="0.0.1")
+    assert fingerprint(a.to_dict()) == fingerprint(cfg_of("train.epochs=5").to_dict())  # where it stops only
     assert len(fingerprint(a.to_dict())) == 16
     for where in ("x", "y/z"):
         save_config(a, (tmp_path / where).resolve())
@@ -106,6 +107,9 @@ def test_second_config_into_the_same_folder_is_refused_and_first_run_kept(tmp_pa
     assert f"{run_dir} holds another run (finished)" in second.stderr
     assert "rpu.update.bl: 10 → 31" in second.stderr and "rpu.device.dw_min: 0.001 → 0.002" in second.stderr
     assert "--out" in second.stderr and "--overwrite" in second.stderr
+    both = cli(tmp_path, "--set", "train.epochs=1", "--set", "rpu.update.bl=31", variants="fp,rpu-baseline")
+    assert both.exit_code == 2 and "rpu.update.bl: 10 → 31" in both.stderr
+    assert not (tmp_path / "fc-mnist" / "fp").exists()  # every folder is checked before any training
     assert snapshot(tmp_path) == before
 
 
@@ -163,6 +167,24 @@ def test_overwrite_clears_old_outputs_before_training(tmp_path):
     assert set(rows) == {"fp", "rpu-baseline"}  # fp finished before: its row is kept
     new = json.loads((exp_dir / "rpu-baseline" / "summary.json").read_text())
     assert float(rows["rpu-baseline"]["final"]) == new["final"] and new["epochs"] == 2
+
+
+def test_resume_with_more_epochs_extends_a_finished_run_and_fewer_are_refused(tmp_path):
+    run_dir = tmp_path / "fc-mnist" / "rpu-baseline"
+    assert cli(tmp_path, "--set", "train.epochs=1").exit_code == 0
+    longer = cli(tmp_path, "--resume")  # train.epochs=2
+    assert longer.exit_code == 0, longer.output
+    assert "resumed after epoch 1" in longer.output and "train.epochs: 1 → 2" in longer.output
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["epochs"] == 2
+    assert json.loads((run_dir / "summary.json").read_text())["epochs"] == 2
+    reference = tmp_path / "ref" / "rpu-baseline"
+    train_run(cfg_of(), reference, progress=False, log=quiet)
+    assert metrics(run_dir) == metrics(reference)
+    before = snapshot(tmp_path)
+    shorter = cli(tmp_path, "--resume", "--set", "train.epochs=1")
+    assert shorter.exit_code == 2
+    assert f"{run_dir} holds this run trained to epoch 2, past train.epochs = 1" in shorter.stderr
+    assert snapshot(tmp_path) == before
 
 
 def test_results_table_lists_every_finished_variant_of_the_folder(tmp_path):
@@ -268,6 +290,9 @@ def test_sweep_check_existing_lists_the_keys_that_differ(tmp_path):
     with pytest.raises(ConfigError, match="hold runs of a different config") as info:
         check_existing([other], tmp_path)
     assert "train.lr: 0.01 → 0.05" in str(info.value)
+    longer = sweep_points(EXP, {}, ["rpu-baseline"], "quick", parse_set([*SETS, "train.epochs=3"]))[0]
+    with pytest.raises(ConfigError, match="train.epochs: 2 → 3"):  # a sweep skips finished points
+        check_existing([longer], tmp_path)
 
 
 def test_cnn_resume_matches_uninterrupted_run(tmp_path):

@@ -1,12 +1,13 @@
 """A run's identity and what its folder holds: fingerprints, config diffs, resume/overwrite checks.
 
 The **fingerprint** of a run is a short hash of everything that determines its numbers: the
-fully resolved :class:`RunConfig` (which holds the seed and the number of epochs) and the
-package version (``rpusim.__version__``, not the git commit, so that a long run resumes
-across commits of one release). The output folder and the progress settings are not part
-of it. ``config.yaml`` records it next to ``rpusim_version``; a ``config.yaml`` written by
-older code without one gets it recomputed from its contents, so an old run folder stays
-resumable when its config matches.
+fully resolved :class:`RunConfig` (which holds the seed) and the package version
+(``rpusim.__version__``, not the git commit, so that a long run resumes across commits of one
+release). Not part of it: the output folder, the progress settings and ``train.epochs``, which
+only says where the run stops (epoch k of a 10-epoch run is epoch k of a 30-epoch run), so
+``--resume`` with more epochs extends a run. ``config.yaml`` records the fingerprint next to
+``rpusim_version``; a ``config.yaml`` written by older code without one gets it recomputed
+from its contents, so an old run folder stays resumable when its config matches.
 
 A run folder is written only when it is empty, or holds the same run and ``resume`` is
 asked for, or ``overwrite`` is asked for (its old outputs are deleted first). Every other
@@ -35,8 +36,11 @@ HOW_TO_GO_ON = "choose a new --out to keep it, or --overwrite to delete it and s
 
 
 def fingerprint(config: dict, version: str = __version__) -> str:
-    """First 16 hex digits of the SHA-256 of the canonical JSON of ``{config, version}``."""
-    text = json.dumps({"config": config, "rpusim_version": version}, sort_keys=True, separators=(",", ":"))
+    """First 16 hex digits of the SHA-256 of the canonical JSON of ``{config, version}``,
+    ``train.epochs`` left out (it says where the run stops, not what its epochs give)."""
+    train = {k: v for k, v in config.get("train", {}).items() if k != "epochs"}
+    text = json.dumps({"config": {**config, "train": train}, "rpusim_version": version},
+                      sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -109,11 +113,18 @@ class RunFolder:
     same: bool = False  # config.yaml holds this run (same fingerprint)
     diff: list[str] = field(default_factory=list)  # key: old → new, when it holds another run
     finished: bool = False  # summary.json present
-    epoch: int | None = None  # last finished epoch of an unfinished run (from metrics.csv)
+    epoch: int | None = None  # last epoch in metrics.csv
+    saved_epochs: int | None = None  # train.epochs in config.yaml
+    epochs: int | None = None  # train.epochs of the run about to be written
 
     @property
     def empty(self) -> bool:
         return not self.files
+
+    @property
+    def complete(self) -> bool:
+        """Finished with as many epochs as asked for now (nothing left to train)."""
+        return self.finished and self.saved_epochs == self.epochs
 
     def describe(self) -> str:
         if self.finished:
@@ -137,7 +148,7 @@ def _last_epoch(run_dir: Path) -> int | None:
 def inspect_run_dir(cfg: RunConfig, run_dir: str | Path) -> RunFolder:
     """What ``run_dir`` holds compared with ``cfg``; writes nothing."""
     run_dir = Path(run_dir)
-    folder = RunFolder(run_dir, [f for f in RUN_FILES if (run_dir / f).exists()])
+    folder = RunFolder(run_dir, [f for f in RUN_FILES if (run_dir / f).exists()], epochs=cfg.train.epochs)
     if folder.empty:
         return folder
     folder.finished = "summary.json" in folder.files
@@ -148,6 +159,8 @@ def inspect_run_dir(cfg: RunConfig, run_dir: str | Path) -> RunFolder:
         return folder
     record = config_record(cfg)
     folder.same = saved_fingerprint(saved, run_dir / "config.yaml") == record["fingerprint"]
+    train = saved.get("train")
+    folder.saved_epochs = train.get("epochs") if isinstance(train, dict) else None
     if not folder.same:
         old = {k: v for k, v in saved.items() if k != "fingerprint"}
         new = {k: v for k, v in record.items() if k != "fingerprint"}
@@ -192,9 +205,13 @@ def check_run_dir(cfg: RunConfig, run_dir: str | Path, resume: bool = False, ove
                           "one:\n  " + "\n  ".join(folder.diff) + f"\n{HOW_TO_GO_ON}")
     if not resume:
         raise ConfigError(f"{run_dir} holds this run already ({folder.describe()}); use --resume to continue it "
-                          "(a finished run is skipped) or --overwrite to delete it and start again")
+                          f"to epoch {cfg.train.epochs} (a run that has it is skipped) or --overwrite to delete it "
+                          "and start again")
+    if (folder.epoch or 0) > cfg.train.epochs:
+        raise ConfigError(f"{run_dir} holds this run trained to epoch {folder.epoch}, past train.epochs = "
+                          f"{cfg.train.epochs}; a run is not shortened: {HOW_TO_GO_ON}")
     ckpt = run_dir / "checkpoint.pt"
-    if not folder.finished and ckpt.exists():
+    if not folder.complete and ckpt.exists():
         problem = checkpoint_problem(ckpt)
         if problem:
             raise corrupt_checkpoint_error(ckpt, problem)

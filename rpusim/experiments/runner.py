@@ -59,7 +59,7 @@ def run_configs(name: str, configs: dict[str, RunConfig], out: Path, resume: boo
         for stale in RESULT_FILES:  # rewritten below from the runs that are finished then
             (out / stale).unlink(missing_ok=True)
     for variant, cfg in configs.items():
-        if resume and folders[variant].finished:
+        if resume and folders[variant].complete:
             summary = json.loads((out / variant / "summary.json").read_text())
             log(f"[{variant}] already finished: {summary['metric']} {summary['final']:.3f}")
         else:

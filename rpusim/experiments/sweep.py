@@ -139,7 +139,8 @@ def sweep_points(exp: Experiment, grid: dict[str, list], variants: list[str] | N
 
 def check_existing(points: list[SweepPoint], sweep_dir: Path) -> None:
     """A point folder that holds a run of a different config (another fingerprint, see
-    :mod:`.identity`) is an error naming the keys that differ (never silently reused)."""
+    :mod:`.identity`, or another ``train.epochs``) is an error naming the keys that differ
+    (never silently reused)."""
     clashes = []
     for p in points:
         run_dir = sweep_dir / p.name
@@ -148,8 +149,12 @@ def check_existing(points: list[SweepPoint], sweep_dir: Path) -> None:
         except ConfigError as err:
             clashes.append(str(err))
             continue
-        if (run_dir / "config.yaml").exists() and not folder.same:
+        if not (run_dir / "config.yaml").exists():
+            continue
+        if not folder.same:
             clashes.append(f"{run_dir}:\n    " + "\n    ".join(folder.diff))
+        elif folder.saved_epochs != p.cfg.train.epochs:  # a sweep skips finished points: no extending
+            clashes.append(f"{run_dir}:\n    train.epochs: {folder.saved_epochs} → {p.cfg.train.epochs}")
     if clashes:
         raise ConfigError("these point folders hold runs of a different config (choose another --out or "
                           "--name, or delete them):\n  " + "\n  ".join(clashes))

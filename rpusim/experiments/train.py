@@ -98,11 +98,18 @@ def _start_folder(cfg: RunConfig, out_dir: Path, files: list[str], overwrite: bo
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
+def _forget_summary(out_dir: Path) -> None:
+    """Delete the outputs of a finished run (it is about to train again)."""
+    for name in ("summary.json", "curves.png"):
+        (out_dir / name).unlink(missing_ok=True)
+
+
 def train_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, overwrite: bool = False,
               progress: bool | None = None, log=print) -> dict:
     """Train ``cfg`` into ``out_dir``; returns the summary (also written to summary.json).
 
-    ``resume``: continue this run from its checkpoint (from epoch 0 if there is none);
+    ``resume``: continue this run from its checkpoint (from epoch 0 if there is none), to
+    ``cfg.train.epochs`` (more than before extends it; config.yaml then says so);
     ``overwrite``: delete whatever run the folder holds first. Without either, only an empty or
     new folder is written. Refusals (:class:`ConfigError`) happen before any file is touched."""
     out_dir = Path(out_dir)
@@ -118,14 +125,20 @@ def train_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, overwri
     resumed = resume and ckpt_path.exists()
     if resumed:
         rows, start = _load_checkpoint(ckpt_path, model, opt)
+        if start > cfg.train.epochs:
+            raise ConfigError(f"{ckpt_path} is after epoch {start}, past train.epochs = {cfg.train.epochs}; "
+                              "a run is not shortened: choose a new --out, or --overwrite to start again")
     _start_folder(cfg, out_dir, folder.files, overwrite, log)
     if resumed:
         log(f"[{cfg.variant}] resumed after epoch {start}")
+        if folder.saved_epochs != cfg.train.epochs:
+            log(f"[{cfg.variant}] train.epochs: {folder.saved_epochs} → {cfg.train.epochs}")
+            _forget_summary(out_dir)
+            save_config(cfg, out_dir)
     else:
         if resume:
             log(f"[{cfg.variant}] no checkpoint in {out_dir}: starting at epoch 0")
-        for stale in ("summary.json", "curves.png"):
-            (out_dir / stale).unlink(missing_ok=True)
+        _forget_summary(out_dir)
         save_config(cfg, out_dir)
         start = 0
         rows = [{"epoch": 0, "train_loss": float("nan"), **task.evaluate(model), "time_s": 0.0}]
