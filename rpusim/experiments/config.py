@@ -105,15 +105,19 @@ class RunConfig(Config):
         return RPUConfig.from_dict(deep_merge(self.rpu.to_dict(), self.layer_rpu[index]), f"layer_rpu.{index}")
 
 
+META_KEYS = ("rpusim_version", "fingerprint")  # what a run's config.yaml holds beside the RunConfig
+
+
 def load_run_config(path: str | Path) -> RunConfig:
     """The RunConfig in a YAML file (a run's ``config.yaml`` or one written by hand).
 
-    A partial file refines the defaults; the ``rpusim_version`` entry of a saved config is
-    ignored. Every problem (no such file, not YAML, not a mapping, an invalid value) is a
-    ConfigError whose message starts with the file's path.
+    A partial file refines the defaults; the :data:`META_KEYS` entries of a saved config
+    (version, fingerprint) are ignored. Every problem (no such file, not YAML, not a mapping, an
+    invalid value) is a ConfigError whose message starts with the file's path.
     """
     data = read_yaml_mapping(path)
-    data.pop("rpusim_version", None)
+    for key in META_KEYS:
+        data.pop(key, None)
     return config_from_file(RunConfig, path, data)
 
 

@@ -32,6 +32,7 @@ import yaml
 from ..config import ConfigError, parse_yaml_value
 from ..io import atomic_write_text
 from .config import RunConfig, deep_merge
+from .identity import inspect_run_dir
 from .registry import Experiment
 from .runner import variant_configs, write_results
 
@@ -136,31 +137,27 @@ def sweep_points(exp: Experiment, grid: dict[str, list], variants: list[str] | N
     return points
 
 
-def _saved_config(run_dir: Path) -> dict | None:
-    path = run_dir / "config.yaml"
-    if not path.exists():
-        return None
-    data = yaml.safe_load(path.read_text()) or {}
-    data.pop("rpusim_version", None)
-    return data
-
-
 def check_existing(points: list[SweepPoint], sweep_dir: Path) -> None:
-    """A point folder that holds a run of a different config is an error (never silently reused)."""
+    """A point folder that holds a run of a different config (another fingerprint, see
+    :mod:`.identity`, or another ``train.epochs``) is an error naming the keys that differ
+    (never silently reused)."""
     clashes = []
     for p in points:
-        saved = _saved_config(sweep_dir / p.name)
-        if saved is None:
-            continue
+        run_dir = sweep_dir / p.name
         try:
-            same = RunConfig.from_dict(saved).to_dict() == p.cfg.to_dict()
-        except ConfigError:  # written by another rpusim version: not this config
-            same = False
-        if not same:
-            clashes.append(str(sweep_dir / p.name))
+            folder = inspect_run_dir(p.cfg, run_dir)
+        except ConfigError as err:
+            clashes.append(str(err))
+            continue
+        if not (run_dir / "config.yaml").exists():
+            continue
+        if not folder.same:
+            clashes.append(f"{run_dir}:\n    " + "\n    ".join(folder.diff))
+        elif folder.saved_epochs != p.cfg.train.epochs:  # a sweep skips finished points: no extending
+            clashes.append(f"{run_dir}:\n    train.epochs: {folder.saved_epochs} → {p.cfg.train.epochs}")
     if clashes:
-        raise ConfigError("these point folders hold runs of a different config (choose another --out "
-                          "or delete them):\n  " + "\n  ".join(clashes))
+        raise ConfigError("these point folders hold runs of a different config (choose another --out or "
+                          "--name, or delete them):\n  " + "\n  ".join(clashes))
 
 
 def run_point(cfg_data: dict, run_dir: str) -> dict:
