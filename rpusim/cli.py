@@ -66,17 +66,22 @@ def run(
     set_: list[str] = typer.Option([], "--set", help=SET_HELP),
     out: Path = typer.Option(Path("runs"), "--out", help="results folder (a subfolder per experiment)"),
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed"),
-    resume: bool = typer.Option(False, "--resume", help="continue unfinished runs from their checkpoints"),
+    resume: bool = typer.Option(False, "--resume", help="continue the runs in OUT from their checkpoints (finished ones are skipped); refused if their config differs"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="delete the runs OUT holds for these variants first, then start them again"),
     preset: Optional[str] = typer.Option(None, "--preset", help="preset of the experiment (e.g. quick)"),
     variants: Optional[str] = typer.Option(None, "--variants", help="comma-separated variants, or all (default: the experiment's default set)"),
 ) -> None:
-    """Run an experiment: each variant trains into OUT/EXPERIMENT/VARIANT, then a table and a plot."""
+    """Run an experiment: each variant trains into OUT/EXPERIMENT/VARIANT, then a table and a plot.
+
+    A variant's folder must be empty unless --resume (the same run: continue it) or --overwrite."""
     from .data import DataError
     from .experiments import (TrainingDiverged, get_experiment, load_run_config, parse_set,
                               run_configs, variant_configs)
     from .experiments.runner import draw_figures
     from .experiments.config import RunConfig, deep_merge
+    from .fast_path import reference_forced
     try:
+        reference_forced()  # a bad RPUSIM_REFERENCE is refused before anything is written
         exp = get_experiment(experiment)
         overrides = parse_set(set_)
         if config is not None:
@@ -93,10 +98,14 @@ def run(
     except ConfigError as err:
         _fail(str(err))
     try:
-        results = run_configs(exp.name, configs, out / exp.name, resume=resume, claims=exp.claims)
+        results = run_configs(exp.name, configs, out / exp.name, resume=resume, overwrite=overwrite,
+                              claims=exp.claims)
         draw_figures(exp, out / exp.name, typer.echo)
     except ConfigError as err:
         _fail(str(err))
+    except KeyboardInterrupt:
+        _fail("interrupted; the last finished epoch of each run is kept: the same command with --resume "
+              "continues from there", code=130)
     except (TrainingDiverged, DataError, FileNotFoundError) as err:
         _fail(str(err), code=1)
     typer.echo(f"\nresults in {out / exp.name}:")
@@ -120,7 +129,9 @@ def sweep(
     """Train every grid point as its own run; finished points are skipped when run again."""
     from .experiments import get_experiment, parse_set
     from .experiments.sweep import parse_grid, run_sweep, sweep_points
+    from .fast_path import reference_forced
     try:
+        reference_forced()  # a bad RPUSIM_REFERENCE is refused before anything is written
         exp = get_experiment(experiment)
         points = sweep_points(exp, parse_grid(grid), variants.split(",") if variants else None, preset,
                               parse_set(set_), seed)

@@ -47,6 +47,18 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     assert not (run_dir / "summary.json").exists(), "the run finished before the kill"
     assert len(_metrics(run_dir)) == 2  # epochs 0 and 1 of 2
 
+    # a truncated checkpoint is refused naming it, every file kept as it was
+    ckpt = run_dir / "checkpoint.pt"
+    whole = ckpt.read_bytes()
+    ckpt.write_bytes(whole[: len(whole) // 2])
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in run_dir.iterdir()}
+    refused = _cli(tmp_path / "killed", "--resume")
+    text, _ = refused.communicate(timeout=300)
+    assert refused.returncode == 2, text
+    assert f"{ckpt}: corrupt or truncated checkpoint" in text and "Traceback" not in text
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in run_dir.iterdir()} == before
+    ckpt.write_bytes(whole)
+
     resumed = _cli(tmp_path / "killed", "--resume")
     out, _ = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, out

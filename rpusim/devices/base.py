@@ -93,13 +93,21 @@ class PulsedDevice(Config):
 
 
 def device_from_dict(data: dict | PulsedDevice, prefix: str = "device") -> PulsedDevice:
-    """Build a registered device config from a YAML mapping ``{type: name, ...}``."""
+    """Build a registered device config from a YAML mapping ``{type: name, ...}``.
+
+    Fields not given take the defaults of that device type. (A mapping without ``type`` is
+    refused here; :class:`~rpusim.tile.RPUConfig` fills in its default type first.)
+    """
     from ..config import ConfigError
 
     if isinstance(data, PulsedDevice):
         return data
-    if not isinstance(data, dict) or "type" not in data:
-        raise ConfigError(f"{prefix}: a device needs a 'type' (one of: {', '.join(sorted(DEVICES))})")
+    types = ", ".join(sorted(DEVICES))
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix} = {data!r}: must be a mapping {{type: NAME, FIELD: VALUE, ...}} "
+                          f"(types: {types})")
+    if "type" not in data:
+        raise ConfigError(f"{prefix}: a device needs a 'type' (one of: {types})")
     name = data["type"]
     if name not in DEVICES:
         raise ConfigError(f"{prefix}.type = {name!r}: unknown device (allowed: {', '.join(sorted(DEVICES))})")

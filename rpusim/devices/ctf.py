@@ -42,6 +42,7 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor
 
+from ..fast_path import use_fast_kernel
 from .base import PulsedDevice, register_device
 from .ctf_transient import cold_loss_factor, train_loss_moments
 
@@ -155,7 +156,7 @@ class CTFDevice(PulsedDevice):
     def apply_pulses_at(self, state, p, rows, cols, n_up, n_down, gen, slots=None) -> bool:
         """:meth:`apply_pulses` in place on the fired rows × cols of the whole array (float32 on
         the CPU: the numba kernel of :mod:`.ctf_kernel`); returns False elsewhere."""
-        if state.device.type != "cpu" or state.dtype != torch.float32:
+        if not use_fast_kernel(state, n_up, n_down):
             return False
         from .ctf_kernel import ctf_trains_at
         top = int(max(n_up.max(), n_down.max())) if n_up.numel() else 0

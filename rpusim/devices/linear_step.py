@@ -25,6 +25,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
+from ..fast_path import use_fast_kernel
 from .base import register_device
 from .bounded import BoundedStepDevice
 
@@ -78,7 +79,7 @@ class _LinearFamily(BoundedStepDevice):
         """In place on the fired rows × cols of the whole array, where a fused kernel exists
         (γ = 0, float32 on the CPU); returns False to ask for the gather/apply/scatter path."""
         g_up, g_down = self.gammas()
-        if g_up or g_down or state.device.type != "cpu" or state.dtype != torch.float32:
+        if not use_fast_kernel(state, n_up, n_down, supported=not g_up and not g_down):
             return False
         from .constant_step_kernel import constant_steps_at
         constant_steps_at(state, p, rows, cols, n_up, n_down, self.dw_min_std, gen)

@@ -3,18 +3,26 @@
 A run is fully described by a :class:`RunConfig`; it is saved as ``config.yaml`` beside
 every result so that ``rpusim run EXPERIMENT --config config.yaml`` repeats it.
 Overrides use dotted key paths (``--set rpu.update.bl=31``) whose values are parsed
-as YAML scalars; an unknown key path or a bad value fails before any work starts.
+as YAML; an unknown key path, a bad value or a value that is not YAML fails before any
+work starts, with a message naming the ``--set`` item or the file.
 """
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, field_validator, model_validator
 
-from ..config import Config, ConfigError
+from ..config import Config, ConfigError, config_from_file, parse_yaml_value, read_yaml_mapping
 from ..tile import RPUConfig
+
+
+def _known(name: str, registry: dict, what: str) -> str:
+    """``name`` if ``registry`` has it, else a ValueError listing the names it has."""
+    if name not in registry:
+        raise ValueError(f"unknown {what} (allowed: {', '.join(sorted(registry))})")
+    return name
 
 
 class DataConfig(Config):
@@ -43,6 +51,19 @@ class ModelConfig(Config):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout probability (where the model has it)")
     extra: dict[str, Any] = Field(default_factory=dict, description="model-family specific options")
 
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        from . import catalog  # noqa: F401  (every experiment module registers its model families)
+        from .models import MODELS
+        return _known(v, MODELS, "model family")
+
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, v: str) -> str:
+        from .models import ACTIVATIONS
+        return _known(v, ACTIVATIONS, "activation")
+
 
 class TrainConfig(Config):
     epochs: int = Field(30, ge=1, le=100000, description="training epochs")
@@ -64,6 +85,13 @@ class RunConfig(Config):
         default_factory=dict, description="per-layer overrides of rpu, by analog layer index (0 = first)")
     train: TrainConfig = Field(default_factory=TrainConfig)
 
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, v: str) -> str:
+        from . import catalog  # noqa: F401  (every experiment module registers its tasks)
+        from .tasks import TASKS
+        return _known(v, TASKS, "task")
+
     @model_validator(mode="after")
     def _layer_configs_valid(self):
         for i in self.layer_rpu:
@@ -77,16 +105,34 @@ class RunConfig(Config):
         return RPUConfig.from_dict(deep_merge(self.rpu.to_dict(), self.layer_rpu[index]), f"layer_rpu.{index}")
 
 
+META_KEYS = ("rpusim_version", "fingerprint")  # what a run's config.yaml holds beside the RunConfig
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """The RunConfig in a YAML file (a run's ``config.yaml`` or one written by hand).
+
+    A partial file refines the defaults; the :data:`META_KEYS` entries of a saved config
+    (version, fingerprint) are ignored. Every problem (no such file, not YAML, not a mapping, an
+    invalid value) is a ConfigError whose message starts with the file's path.
+    """
+    data = read_yaml_mapping(path)
+    for key in META_KEYS:
+        data.pop(key, None)
+    return config_from_file(RunConfig, path, data)
+
+
 def parse_set(items: list[str]) -> dict:
-    """``["a.b=1", "c=x"]`` → nested dict ``{"a": {"b": 1}, "c": "x"}`` (values as YAML scalars)."""
+    """``["a.b=1", "c=x"]`` → nested dict ``{"a": {"b": 1}, "c": "x"}`` (values parsed as YAML)."""
     out: dict = {}
     for item in items:
-        if "=" not in item:
+        key, eq, raw = item.partition("=")
+        if not eq:
             raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE")
-        key, _, raw = item.partition("=")
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        parts = [p.strip() for p in key.split(".")]
+        if not all(parts):
+            raise ConfigError(f"--set {item!r}: empty key (expected KEY.PATH=VALUE, e.g. train.lr=0.1)")
+        value = parse_yaml_value(raw, f"--set {item!r}: value {raw!r}") if raw.strip() else ""
         node = out
-        parts = key.strip().split(".")
         for p in parts[:-1]:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):

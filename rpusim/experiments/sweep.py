@@ -29,9 +29,10 @@ from typing import Any, Callable
 
 import yaml
 
-from ..config import ConfigError
+from ..config import ConfigError, parse_yaml_value
 from ..io import atomic_write_text
 from .config import RunConfig, deep_merge
+from .identity import inspect_run_dir
 from .registry import Experiment
 from .runner import variant_configs, write_results
 
@@ -68,9 +69,9 @@ def _split_values(text: str) -> list[str]:
     return parts
 
 
-def _scalar(text: str) -> Any:
+def _scalar(text: str, item: str) -> Any:
     """A YAML value, with YAML 1.1's blind spot fixed: ``1e-3`` is a number, not a string."""
-    value = yaml.safe_load(text)
+    value = parse_yaml_value(text, f"--grid {item!r}: value {text!r}")
     if isinstance(value, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", value.strip()):
         return float(value)
     return value
@@ -82,11 +83,11 @@ def parse_grid(items: list[str]) -> dict[str, list]:
     for item in items:
         key, eq, raw = item.partition("=")
         key = key.strip()
-        if not eq or not key or not raw.strip():
+        if not eq or not all(p.strip() for p in key.split(".")) or not raw.strip():
             raise ConfigError(f"--grid {item!r}: expected KEY.PATH=V1,V2,...")
         if key in grid:
             raise ConfigError(f"--grid {item!r}: {key} is given twice")
-        values = [_scalar(v) for v in _split_values(raw)]
+        values = [_scalar(v, item) for v in _split_values(raw)]
         if any(v is None for v in values):
             raise ConfigError(f"--grid {item!r}: empty value in the list")
         grid[key] = values
@@ -136,31 +137,27 @@ def sweep_points(exp: Experiment, grid: dict[str, list], variants: list[str] | N
     return points
 
 
-def _saved_config(run_dir: Path) -> dict | None:
-    path = run_dir / "config.yaml"
-    if not path.exists():
-        return None
-    data = yaml.safe_load(path.read_text()) or {}
-    data.pop("rpusim_version", None)
-    return data
-
-
 def check_existing(points: list[SweepPoint], sweep_dir: Path) -> None:
-    """A point folder that holds a run of a different config is an error (never silently reused)."""
+    """A point folder that holds a run of a different config (another fingerprint, see
+    :mod:`.identity`, or another ``train.epochs``) is an error naming the keys that differ
+    (never silently reused)."""
     clashes = []
     for p in points:
-        saved = _saved_config(sweep_dir / p.name)
-        if saved is None:
-            continue
+        run_dir = sweep_dir / p.name
         try:
-            same = RunConfig.from_dict(saved).to_dict() == p.cfg.to_dict()
-        except ConfigError:  # written by another rpusim version: not this config
-            same = False
-        if not same:
-            clashes.append(str(sweep_dir / p.name))
+            folder = inspect_run_dir(p.cfg, run_dir)
+        except ConfigError as err:
+            clashes.append(str(err))
+            continue
+        if not (run_dir / "config.yaml").exists():
+            continue
+        if not folder.same:
+            clashes.append(f"{run_dir}:\n    " + "\n    ".join(folder.diff))
+        elif folder.saved_epochs != p.cfg.train.epochs:  # a sweep skips finished points: no extending
+            clashes.append(f"{run_dir}:\n    train.epochs: {folder.saved_epochs} → {p.cfg.train.epochs}")
     if clashes:
-        raise ConfigError("these point folders hold runs of a different config (choose another --out "
-                          "or delete them):\n  " + "\n  ".join(clashes))
+        raise ConfigError("these point folders hold runs of a different config (choose another --out or "
+                          "--name, or delete them):\n  " + "\n  ".join(clashes))
 
 
 def run_point(cfg_data: dict, run_dir: str) -> dict:

@@ -2,7 +2,8 @@
 
 A run directory holds
 
-* ``config.yaml``  — the fully resolved :class:`RunConfig` plus package version and seed,
+* ``config.yaml``  — the fully resolved :class:`RunConfig` (seed included), the package version
+  and the run's fingerprint (see :mod:`.identity`),
 * ``metrics.csv``  — one row per epoch (epoch 0 is the untrained model): train loss,
   the task's test metrics, wall time, and per-layer diagnostics (fraction of saturated
   outputs, clipped pulse probabilities),
@@ -11,6 +12,9 @@ A run directory holds
 * ``checkpoint.pt`` — model, optimizer and random-number state after the last finished
   epoch, replaced atomically. ``resume=True`` continues from it and ends with the same
   metrics (time aside) as an uninterrupted run with the same seed.
+
+A folder that holds another run, or this run without ``resume``, is refused unless
+``overwrite`` (which deletes its old outputs first); see :func:`.identity.check_run_dir`.
 """
 from __future__ import annotations
 
@@ -26,11 +30,13 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from .. import __version__
+from ..config import ConfigError
 from ..io import atomic_torch_save, atomic_write_text
 from ..nn import layer_stats
 from ..optim import AnalogSGD
 from .config import RunConfig
+from .identity import (check_run_dir, clear_run_dir, config_record, corrupt_checkpoint_error,
+                       remove_stale_tmp)
 from .tasks import TASKS
 
 
@@ -39,14 +45,7 @@ class TrainingDiverged(RuntimeError):
 
 
 def save_config(cfg: RunConfig, out_dir: Path) -> None:
-    data = {"rpusim_version": __version__, **cfg.to_dict()}
-    atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(data, sort_keys=False))
-
-
-def load_run_config(path: Path) -> RunConfig:
-    data = yaml.safe_load(Path(path).read_text())
-    data.pop("rpusim_version", None)
-    return RunConfig.from_dict(data)
+    atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(config_record(cfg), sort_keys=False))
 
 
 def write_metrics(rows: list[dict], out_dir: Path) -> None:
@@ -68,31 +67,71 @@ def _flat_stats(model) -> dict[str, float]:
     return out
 
 
-def train_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False,
-              progress: bool | None = None, log=print) -> dict:
-    """Train ``cfg`` into ``out_dir``; returns the summary (also written to summary.json)."""
-    out_dir = Path(out_dir)
+def _load_checkpoint(path: Path, model, opt) -> tuple[list[dict], int]:
+    """Restore model, optimizer and torch's RNG from ``path``; returns (metric rows, epoch).
+    A file that cannot be read or does not fit the model is refused naming it (nothing changed)."""
+    try:
+        ckpt = torch.load(path, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        return ckpt["metrics"], ckpt["epoch"]
+    except Exception as err:  # noqa: BLE001  (any failure to read it means the same to the user)
+        raise corrupt_checkpoint_error(path, f"{type(err).__name__}: {str(err).splitlines()[0][:200]}") from None
+
+
+def _start_folder(cfg: RunConfig, out_dir: Path, files: list[str], overwrite: bool, log) -> None:
+    """Make ``out_dir`` ready to write: old outputs deleted on overwrite, stale temporary files removed."""
+    if overwrite and files:
+        clear_run_dir(out_dir)
+        log(f"[{cfg.variant}] --overwrite: deleted the old run in {out_dir}")
+    stale = remove_stale_tmp(out_dir)
+    if stale:
+        log(f"[{cfg.variant}] removed {len(stale)} temporary file(s) of an interrupted write in {out_dir}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    if cfg.task not in TASKS:
-        from ..config import ConfigError
-        raise ConfigError(f"task = {cfg.task!r}: unknown (allowed: {', '.join(sorted(TASKS))})")
+
+
+def _forget_summary(out_dir: Path) -> None:
+    """Delete the outputs of a finished run (it is about to train again)."""
+    for name in ("summary.json", "curves.png"):
+        (out_dir / name).unlink(missing_ok=True)
+
+
+def train_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, overwrite: bool = False,
+              progress: bool | None = None, log=print) -> dict:
+    """Train ``cfg`` into ``out_dir``; returns the summary (also written to summary.json).
+
+    ``resume``: continue this run from its checkpoint (from epoch 0 if there is none), to
+    ``cfg.train.epochs`` (more than before extends it; config.yaml then says so);
+    ``overwrite``: delete whatever run the folder holds first. Without either, only an empty or
+    new folder is written. Refusals (:class:`ConfigError`) happen before any file is touched."""
+    out_dir = Path(out_dir)
+    folder = check_run_dir(cfg, out_dir, resume, overwrite)
     task = TASKS[cfg.task](cfg)
     torch.manual_seed(cfg.seed)
     model = task.build_model()
     digital = [p for p in model.parameters() if not hasattr(p, "analog_array")]
     opt = AnalogSGD(model.parameters(), lr=cfg.train.lr)
     ckpt_path = out_dir / "checkpoint.pt"
-    rows: list[dict] = []
-    start = 0
-    if resume and ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, weights_only=False)
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        torch.set_rng_state(ckpt["torch_rng"])
-        rows, start = ckpt["metrics"], ckpt["epoch"]
+    resumed = resume and ckpt_path.exists()
+    if resumed:
+        rows, start = _load_checkpoint(ckpt_path, model, opt)
+        if start > cfg.train.epochs:
+            raise ConfigError(f"{ckpt_path} is after epoch {start}, past train.epochs = {cfg.train.epochs}; "
+                              "a run is not shortened: choose a new --out, or --overwrite to start again")
+    _start_folder(cfg, out_dir, folder.files, overwrite, log)
+    if resumed:
         log(f"[{cfg.variant}] resumed after epoch {start}")
+        if folder.saved_epochs != cfg.train.epochs:
+            log(f"[{cfg.variant}] train.epochs: {folder.saved_epochs} → {cfg.train.epochs}")
+            _forget_summary(out_dir)
+            save_config(cfg, out_dir)
     else:
+        if resume:
+            log(f"[{cfg.variant}] no checkpoint in {out_dir}: starting at epoch 0")
+        _forget_summary(out_dir)
         save_config(cfg, out_dir)
+        start = 0
         rows = [{"epoch": 0, "train_loss": float("nan"), **task.evaluate(model), "time_s": 0.0}]
         _flat_stats(model)
         write_metrics(rows, out_dir)

@@ -5,6 +5,14 @@ transpose read) and remembers (x, δ) for the pulsed update that ``AnalogSGD.ste
 applies. The array's weights are not a torch parameter: each analog layer carries a
 zero-size ``analog_ctx`` parameter that makes autograd call backward (even when the
 input needs no gradient) and tells the optimizer which array to update.
+
+The remembered (x, δ) pairs are the analog layer's gradient and follow torch's rules for
+``.grad`` (:meth:`AnalogContext.remember`): backward passes accumulate them; setting the
+gradients to None (``optimizer.zero_grad()`` of any torch optimizer, ``module.zero_grad()``, both
+by default) discards them, and so does ``AnalogSGD.zero_grad(set_to_none=False)``; a layer whose
+``analog_ctx`` does not require grad (frozen) remembers nothing. (``module.zero_grad(set_to_none=False)``
+and other optimizers' ``zero_grad(set_to_none=False)`` zero the empty ``.grad`` in place, which
+cannot be seen: the pending update stays.)
 """
 from __future__ import annotations
 
@@ -22,11 +30,36 @@ class AnalogContext(nn.Parameter):
         p.analog_array = array
         return p
 
+    def remember(self, x: Tensor, d: Tensor) -> None:
+        """Keep (x, δ) of a backward pass for the next update, as a gradient accumulates.
+
+        ``.grad`` (an empty tensor) marks that updates are pending since the gradients were last
+        zeroed: when it is None, the gradients were zeroed (or stepped) since the last backward,
+        so the pairs remembered before are discarded first, as ``zero_grad`` discards a gradient."""
+        if self.grad is None:
+            self.analog_array.discard_pending()
+            self.grad = torch.zeros_like(self)
+        self.analog_array.remember(x, d)
+
+    def apply_update(self, lr: float) -> None:
+        """Apply the pending pulsed update (none when the gradients were zeroed since the last
+        backward), then clear the gradient as a step consumes it."""
+        if self.grad is None:
+            self.analog_array.discard_pending()
+        else:
+            self.analog_array.apply_update(lr)
+        self.grad = None
+
+    def discard_pending(self) -> None:
+        """Forget the pending update and the gradient marking it (``zero_grad``)."""
+        self.analog_array.discard_pending()
+        self.grad = None
+
 
 class AnalogFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, analog_ctx: Tensor, x: Tensor, array: AnalogArray) -> Tensor:
-        ctx.array = array
+        ctx.analog_ctx, ctx.array = analog_ctx, array
         ctx.save_for_backward(x)
         return array(x)
 
@@ -34,7 +67,8 @@ class AnalogFunction(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         (x,) = ctx.saved_tensors
         array: AnalogArray = ctx.array
-        array.remember(x, grad)
+        if ctx.needs_input_grad[0]:  # the layer is trained: its update is the gradient
+            ctx.analog_ctx.remember(x, grad)
         grad_x = array.backward_pass(grad) if ctx.needs_input_grad[1] else None
         return None, grad_x, None  # the context parameter's gradient is never used
 

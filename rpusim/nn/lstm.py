@@ -12,9 +12,9 @@ T rank-1 pulsed updates per sample for a sequence of length T. With the default
 ``update.mode = 'fast'`` they are applied as one update of T·B rows (coincidence counts
 over all T·B·BL slots); ``update.mode = 'exact'`` applies them row by row, slot by slot.
 
-On the CPU (float32, one tile, bias on the array) a layer runs the whole sequence, forward
-and BPTT, in the numba kernels of :mod:`.lstm_kernel`; otherwise step by step through
-:class:`AnalogLSTMCell` and autograd. The two compute the same thing (tested); only the
+On the CPU (float32, one tile, bias on the array; :func:`rpusim.fast_path.use_fast_kernel`
+decides) a layer runs the whole sequence, forward and BPTT, in the numba kernels of
+:mod:`.lstm_kernel`; otherwise step by step through :class:`AnalogLSTMCell` and autograd. The two compute the same thing (tested); only the
 random streams of the periphery differ.
 
 A float ``nn.LSTM`` converts with :meth:`AnalogLSTM.from_digital`: the array gets
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..fast_path import use_fast_kernel
 from ..numba_random import draw_seed
 from ..tile import RPUConfig
 from ..tile.periphery import draw_pass_noise, io_params, kernel_supports
@@ -66,7 +67,7 @@ class AnalogLSTMCell(AnalogLayerBase):
 
     def forward_sequence(self, seq: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """All time steps of seq (T × B × x) from state (h₀, c₀): (outputs T × B × h, (h_T, c_T))."""
-        if self._kernel_applies(seq):
+        if self._kernel_applies(seq, state):
             out, h, c = _LSTMSequence.apply(self.analog_ctx, seq.contiguous(), state[0].contiguous(),
                                             state[1].contiguous(), self)
             return out, (h, c)
@@ -76,10 +77,11 @@ class AnalogLSTMCell(AnalogLayerBase):
             outputs.append(state[0])
         return torch.stack(outputs), state
 
-    def _kernel_applies(self, seq: Tensor) -> bool:
+    def _kernel_applies(self, seq: Tensor, state: tuple[Tensor, Tensor]) -> bool:
         cfg = self.rpu_config
-        return (seq.device.type == "cpu" and seq.dtype == torch.float32 and self.array.single
-                and self.bias is None and kernel_supports(cfg.forward) and kernel_supports(cfg.backward))
+        supported = (self.array.single and self.bias is None and kernel_supports(cfg.forward)
+                     and kernel_supports(cfg.backward))
+        return supported and use_fast_kernel(seq, *state, self.array.get_weights())
 
     def extra_repr(self) -> str:
         return f"input_size={self.input_size}, hidden_size={self.hidden_size}, " \
@@ -175,10 +177,11 @@ class _LSTMSequence(torch.autograd.Function):
             grad_out.contiguous().numpy(), grad_h.contiguous().numpy(), grad_c.contiguous().numpy(), acts,
             cells, tanh_c, w.numpy(), cell.input_size, io_params(io), draw_seed(tile._gen()), first_needs_pass, noise)
         _count(tile, "bwd_", stats)
-        cell.array.remember(torch.from_numpy(z.reshape(-1, z.shape[-1])),
-                            torch.from_numpy(deltas.reshape(-1, deltas.shape[-1])))
+        if ctx.needs_input_grad[0]:  # the layer is trained: its update is the gradient
+            cell.analog_ctx.remember(torch.from_numpy(z.reshape(-1, z.shape[-1])),
+                                     torch.from_numpy(deltas.reshape(-1, deltas.shape[-1])))
         ctx.saved = None
-        return (torch.zeros(0), torch.from_numpy(dxs) if ctx.needs_input_grad[1] else None,
+        return (None, torch.from_numpy(dxs) if ctx.needs_input_grad[1] else None,
                 torch.from_numpy(dh0), torch.from_numpy(dc0), None)
 
 

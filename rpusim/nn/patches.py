@@ -20,6 +20,8 @@ from numba import njit
 from torch import Tensor
 from torch.nn import functional as F
 
+from ..fast_path import use_fast_kernel
+
 
 @njit(cache=True)
 def _patch_walk(flat, rows, offsets, n_img, img_size, h_out, w_out, row_step, col_step, to_rows):
@@ -89,7 +91,7 @@ def patch_rows(x: Tensor, kernel_size: tuple, dilation: tuple, padding: tuple, s
                out_size: tuple, ones: bool) -> Tensor:
     """The B·L × (k²d [+ 1]) rows of the patches of x (B × d × H × W), a column of ones appended
     when ``ones``; differentiable in x."""
-    if x.device.type == "cpu" and x.dtype == torch.float32:
+    if use_fast_kernel(x):
         return _PatchRows.apply(x, kernel_size, dilation, padding, stride, out_size, ones)
     rows = F.unfold(x, kernel_size, dilation, padding, stride).transpose(1, 2)
     rows = rows.reshape(-1, rows.shape[-1])

@@ -68,6 +68,10 @@ class AnalogArray(nn.Module):
     def has_pending(self) -> bool:
         return bool(self._pending)
 
+    def discard_pending(self) -> None:
+        """Forget the remembered (x, δ) pairs without updating."""
+        self._pending.clear()
+
     @without_grad
     def apply_update(self, lr: float) -> None:
         """Pulsed update from every (x, δ) remembered since the last update, then forget them."""

@@ -25,6 +25,13 @@ class IOConfig(Config):
     2·inp_bound/(2^inp_bits − 2), 2^inp_bits − 1 levels) → clip to ±inp_bound → input noise →
     MVM with weight read noise → output noise → ADC quantise (step 2·out_bound/(2^out_bits − 2))
     → clip to ±out_bound (saturation triggers bound management) → ·s.
+
+    Weight read noise (``w_noise`` = σ_w) is drawn per sample and per pass: the B samples of a
+    batch are B analog MVMs one after another in time, and read noise fluctuates between reads,
+    so sample b sees its own W̃_b = W + σ_w·Ξ_b (Ξ_b i.i.d. N(0, 1)), independent of the other
+    samples and of the repeated passes of bound management (as aihwkit draws it per MVM). Its
+    effect on the outputs, σ_w·Ξ_b·x̂_b with x̂_b the input after the DAC and input noise, is drawn as
+    σ_w·||x̂_b||₂·ξ_b with ξ_b ~ N(0, 1) per output — the same distribution exactly.
     """
 
     is_perfect: bool = Field(False, description="bypass the whole periphery: exact floating-point MVM")
@@ -32,7 +39,7 @@ class IOConfig(Config):
     inp_bits: int = Field(7, ge=0, le=24, description="DAC resolution in bits (0: no quantisation)")
     inp_sto_round: bool = Field(False, description="stochastic rounding in the DAC: r·floor(v/r + u)")
     inp_noise: float = Field(0.0, ge=0, description="Gaussian noise σ added to each input (input units)")
-    w_noise: float = Field(0.0, ge=0, description="Gaussian weight read noise σ per MVM (weight units)")
+    w_noise: float = Field(0.0, ge=0, description="Gaussian weight read noise σ per sample's MVM (weight units)")
     out_noise: float = Field(0.06, ge=0, description="Gaussian output noise σ (output of a unit input on a unit weight)")
     out_bound: float = Field(12.0, gt=0, description="output range |y| ≤ out_bound (ADC full scale)")
     out_bits: int = Field(9, ge=0, le=24, description="ADC resolution in bits (0: no quantisation)")
@@ -75,7 +82,8 @@ class UpdateConfig(Config):
         "exact: each sample and each time slot applied in turn, pulse by pulse")
     counting: Literal["auto", "packed", "gemm"] = Field(
         "auto", description="how the fast mode counts coincidences: packed (bit-packed pulse trains and "
-        "popcounts, CPU), gemm (two matrix products over the B·BL slots, any device), auto (packed on CPU)")
+        "popcounts, a numba kernel: float32 on the CPU, elsewhere gemm; see rpusim.fast_path), gemm (two "
+        "matrix products over the B·BL slots, any device and dtype), auto (the same as packed)")
 
 
 class MappingConfig(Config):
@@ -86,10 +94,21 @@ class MappingConfig(Config):
     digital_bias: bool = Field(False, description="bias in floating point instead of an extra array column")
 
 
-class RPUConfig(Config):
-    """Everything about the analog arrays of one layer: device, periphery, update, mapping."""
+DEFAULT_DEVICE = ConstantStepDevice  # the papers' RPU baseline device
 
-    device: SerializeAsAny[PulsedDevice] = Field(default_factory=ConstantStepDevice)
+
+class RPUConfig(Config):
+    """Everything about the analog arrays of one layer: device, periphery, update, mapping.
+
+    ``device`` is a device config or a mapping. A mapping with a ``type`` is that device type
+    with its own defaults for the fields not given (``{type: soft_bounds, dw_min: 0.002}``); a
+    mapping without ``type`` refines the default device, the papers' constant-step baseline
+    (``{up_down: 0.05}`` is the baseline with a 5 % asymmetry). Merged overrides (``--set``,
+    experiment variants, ``layer_rpu``) go through :func:`rpusim.experiments.config.deep_merge`,
+    which refines the device already chosen unless the override names another ``type``.
+    """
+
+    device: SerializeAsAny[PulsedDevice] = Field(default_factory=DEFAULT_DEVICE)
     devices_per_weight: int = Field(1, ge=1, le=64, description="devices per weight (same pulses, read as mean)")
     forward: IOConfig = Field(default_factory=IOConfig)
     backward: IOConfig = Field(default_factory=_backward_default)
@@ -99,6 +118,8 @@ class RPUConfig(Config):
     @field_validator("device", mode="before")
     @classmethod
     def _device(cls, v):
+        if isinstance(v, dict) and "type" not in v:
+            v = {"type": DEFAULT_DEVICE.model_fields["type"].default, **v}
         return device_from_dict(v)
 
     @classmethod

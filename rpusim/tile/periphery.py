@@ -7,9 +7,10 @@ An analog matrix-vector product of a batch x (B × n) with the array W (m × n) 
 with s the noise-management scale (max|x| per sample for 'abs_max': Gokmen, Onen, Haensch
 2017) and, under bound management, doubled for each sample whose outputs saturated,
 repeating the pass for those samples only (aihwkit's iterative bound management).
-On the CPU (float32, no weight noise) a pass, bound management included, is one call of
-:func:`.periphery_kernel.mvm` (numba; its random numbers from a xoshiro stream seeded by the
-tile's generator); elsewhere the tensor operations of :func:`_one_pass`, the reference.
+On the CPU (float32, no weight noise; :func:`rpusim.fast_path.use_fast_kernel` decides) a pass,
+bound management included, is one call of :func:`.periphery_kernel.mvm` (numba; its random numbers
+from a xoshiro stream seeded by the tile's generator); elsewhere the tensor operations of
+:func:`_one_pass`, the reference.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..fast_path import use_fast_kernel
 from ..numba_random import draw_seed, fill, seeded_state
 from .config import IOConfig
 from .periphery_kernel import NM_ABS_MAX, NM_CONSTANT, NM_NONE, P_NM, P_NM_CONST, mvm
@@ -59,9 +61,9 @@ def _one_pass(x: Tensor, scale: Tensor | None, w: Tensor, io: IOConfig, gen,
     if io.inp_noise:
         x_unit = x_unit + (io.inp_noise / res) * torch.randn(x_unit.shape, generator=gen, device=x.device,
                                                              dtype=x.dtype)
-    if io.w_noise:
-        w = w + io.w_noise * torch.randn(w.shape, generator=gen, device=w.device, dtype=w.dtype)
     y = x_unit @ w if transposed else x_unit @ w.T
+    if io.w_noise:
+        y.add_(_weight_read_noise(x_unit, y.shape[1], gen), alpha=io.w_noise)
     if res != 1.0:
         y.mul_(res)
     if io.out_noise:
@@ -73,6 +75,18 @@ def _one_pass(x: Tensor, scale: Tensor | None, w: Tensor, io: IOConfig, gen,
     else:
         y = y.clamp_(-io.out_bound, io.out_bound)
     return (y if scale is None else y.mul_(scale)), saturated
+
+
+def _weight_read_noise(x_unit: Tensor, n_out: int, gen) -> Tensor:
+    """Ξ_b·x_b for every sample b of x_unit (B × n), Ξ_b an independent n_out × n matrix of N(0, 1):
+    each sample's MVM is a read of its own at its own time, W̃_b = W + σ_w·Ξ_b.
+
+    Drawn as ||x_b||₂·ξ_bj with ξ ~ N(0, 1) (B × n_out): (Ξ_b·x_b)_j = Σ_i Ξ_b,ji·x_bi is a sum of
+    independent Gaussians, N(0, ||x_b||²), and rows j of Ξ_b share no entry, so the outputs are
+    independent — the same joint distribution exactly, at the cost of B·n_out normals instead of
+    B·n_out·n. The same holds for the transposed read (columns of Ξ_b)."""
+    xi = torch.randn((x_unit.shape[0], n_out), generator=gen, device=x_unit.device, dtype=x_unit.dtype)
+    return xi.mul_(torch.linalg.vector_norm(x_unit, dim=1, keepdim=True))
 
 
 def _kernel_pass(x: Tensor, w: Tensor, io: IOConfig, gen, transposed: bool,
@@ -147,8 +161,9 @@ def kernel_supports(io: IOConfig) -> bool:
 
 
 def _fusable(x: Tensor, w: Tensor, io: IOConfig) -> bool:
-    return (x.device.type == "cpu" and x.dtype == torch.float32 and w.dtype == torch.float32
-            and not io.w_noise)
+    """Whether :func:`_kernel_pass` computes this pass: :func:`rpusim.fast_path.use_fast_kernel` on x
+    and W, the kernel implementing every periphery but weight noise."""
+    return use_fast_kernel(x, w, supported=not io.w_noise)
 
 
 def nm_scale(x: Tensor, io: IOConfig, running: Tensor | None) -> Tensor | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..fast_path import use_fast_kernel
 from .config import RPUConfig
 from .grad_mode import without_grad
 from .periphery import analog_mvm
@@ -125,7 +126,7 @@ class AnalogTile(nn.Module):
             return
         cfg = self.rpu_config.update
         gen = self._gen()
-        if cfg.mode == "fast" and (cfg.counting == "packed" or (cfg.counting == "auto" and x.device.type == "cpu")):
+        if use_fast_kernel(x, d, supported=cfg.mode == "fast" and cfg.counting != "gemm"):
             rows, cols, n_up, n_down, bl, total, clipped = packed_update_counts(
                 x, d, lr, self.device_model.nominal_dw_min, cfg, gen)
         else:

@@ -1,0 +1,232 @@
+"""A run's identity and what its folder holds: fingerprints, config diffs, resume/overwrite checks.
+
+The **fingerprint** of a run is a short hash of everything that determines its numbers: the
+fully resolved :class:`RunConfig` (which holds the seed) and the package version
+(``rpusim.__version__``, not the git commit, so that a long run resumes across commits of one
+release). Not part of it: the output folder, the progress settings and ``train.epochs``, which
+only says where the run stops (epoch k of a 10-epoch run is epoch k of a 30-epoch run), so
+``--resume`` with more epochs extends a run. ``config.yaml`` records the fingerprint next to
+``rpusim_version``; a ``config.yaml`` written by older code without one gets it recomputed
+from its contents, so an old run folder stays resumable when its config matches.
+
+A run folder is written only when it is empty, or holds the same run and ``resume`` is
+asked for, or ``overwrite`` is asked for (its old outputs are deleted first). Every other
+case is refused with a :class:`ConfigError` that names the folder, the keys that differ
+(``key: old → new``) and how to go on.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .. import __version__
+from ..config import ConfigError
+from .config import META_KEYS, RunConfig
+
+#: Files a run writes into its folder (``log.txt`` and ``error.txt``: sweep points).
+RUN_FILES = ("config.yaml", "metrics.csv", "summary.json", "checkpoint.pt", "curves.png", "log.txt", "error.txt")
+#: Keys ``config.yaml`` holds besides the config itself.
+HOW_TO_GO_ON = "choose a new --out to keep it, or --overwrite to delete it and start again"
+
+
+def fingerprint(config: dict, version: str = __version__) -> str:
+    """First 16 hex digits of the SHA-256 of the canonical JSON of ``{config, version}``,
+    ``train.epochs`` left out (it says where the run stops, not what its epochs give)."""
+    train = {k: v for k, v in config.get("train", {}).items() if k != "epochs"}
+    text = json.dumps({"config": {**config, "train": train}, "rpusim_version": version},
+                      sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def config_record(cfg: RunConfig) -> dict:
+    """What ``config.yaml`` holds: version, fingerprint, then the resolved config."""
+    data = cfg.to_dict()
+    return {"rpusim_version": __version__, "fingerprint": fingerprint(data), **data}
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _shown(value) -> str:
+    return json.dumps(value) if isinstance(value, (list, dict, str)) else str(value)
+
+
+def config_diff(old: dict, new: dict) -> list[str]:
+    """``key.path: old → new`` for every dotted key whose value differs (``(absent)`` if missing)."""
+    a, b = _flatten(old), _flatten(new)
+    missing = object()
+    lines = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key, missing), b.get(key, missing)
+        if va != vb:
+            lines.append(f"{key}: {'(absent)' if va is missing else _shown(va)} → "
+                         f"{'(absent)' if vb is missing else _shown(vb)}")
+    return lines
+
+
+def read_saved_config(run_dir: Path) -> dict | None:
+    """The mapping in ``run_dir/config.yaml`` (None if there is none); an unreadable file is refused."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.exists():
+        return None
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as err:
+        raise ConfigError(f"{path}: unreadable ({type(err).__name__})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a run config (expected a mapping)")
+    return data
+
+
+def saved_fingerprint(saved: dict, path: Path) -> str:
+    """The fingerprint a saved ``config.yaml`` records, or recomputed from it (older files have none)."""
+    if saved.get("fingerprint"):
+        return str(saved["fingerprint"])
+    config = {k: v for k, v in saved.items() if k not in META_KEYS}
+    try:
+        resolved = RunConfig.from_dict(config).to_dict()
+    except ConfigError as err:
+        raise ConfigError(f"{path}: not a config this rpusim can read ({err})") from None
+    return fingerprint(resolved, str(saved.get("rpusim_version", "")))
+
+
+@dataclass
+class RunFolder:
+    """What a run folder holds, measured against the run about to be written into it."""
+
+    path: Path
+    files: list[str] = field(default_factory=list)  # run files present (see RUN_FILES)
+    same: bool = False  # config.yaml holds this run (same fingerprint)
+    diff: list[str] = field(default_factory=list)  # key: old → new, when it holds another run
+    finished: bool = False  # summary.json present
+    epoch: int | None = None  # last epoch in metrics.csv
+    saved_epochs: int | None = None  # train.epochs in config.yaml
+    epochs: int | None = None  # train.epochs of the run about to be written
+
+    @property
+    def empty(self) -> bool:
+        return not self.files
+
+    @property
+    def complete(self) -> bool:
+        """Finished with as many epochs as asked for now (nothing left to train)."""
+        return self.finished and self.saved_epochs == self.epochs
+
+    def describe(self) -> str:
+        if self.finished:
+            return "finished"
+        if self.epoch:
+            return f"unfinished, after epoch {self.epoch}"
+        return "unfinished, no epoch done"
+
+
+def _last_epoch(run_dir: Path) -> int | None:
+    path = run_dir / "metrics.csv"
+    if not path.exists():
+        return None
+    lines = [line for line in path.read_text().splitlines()[1:] if line.strip()]
+    try:
+        return int(lines[-1].split(",", 1)[0]) if lines else None
+    except ValueError:
+        return None
+
+
+def inspect_run_dir(cfg: RunConfig, run_dir: str | Path) -> RunFolder:
+    """What ``run_dir`` holds compared with ``cfg``; writes nothing."""
+    run_dir = Path(run_dir)
+    folder = RunFolder(run_dir, [f for f in RUN_FILES if (run_dir / f).exists()], epochs=cfg.train.epochs)
+    if folder.empty:
+        return folder
+    folder.finished = "summary.json" in folder.files
+    folder.epoch = _last_epoch(run_dir)
+    saved = read_saved_config(run_dir)
+    if saved is None:
+        folder.diff = ["config.yaml: (absent) → this run's config"]
+        return folder
+    record = config_record(cfg)
+    folder.same = saved_fingerprint(saved, run_dir / "config.yaml") == record["fingerprint"]
+    train = saved.get("train")
+    folder.saved_epochs = train.get("epochs") if isinstance(train, dict) else None
+    if not folder.same:
+        old = {k: v for k, v in saved.items() if k != "fingerprint"}
+        new = {k: v for k, v in record.items() if k != "fingerprint"}
+        folder.diff = config_diff(old, new) or [
+            f"fingerprint: {saved.get('fingerprint')} → {record['fingerprint']} (config.yaml edited by hand?)"]
+    return folder
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why the checkpoint at ``path`` cannot be read (None if it looks whole): checks the zip
+    container torch.save writes and the CRC of every member, without unpickling anything."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        return f"{type(err).__name__}: {err}"
+    return f"member {bad} fails its CRC check" if bad else None
+
+
+def corrupt_checkpoint_error(path: Path, reason: str) -> ConfigError:
+    return ConfigError(f"{path}: corrupt or truncated checkpoint ({reason}); no file was changed. "
+                       "Use --overwrite to delete this run and start again, or a new --out to keep it.")
+
+
+def check_run_dir(cfg: RunConfig, run_dir: str | Path, resume: bool = False, overwrite: bool = False) -> RunFolder:
+    """Refuse (ConfigError) writing ``cfg``'s run into ``run_dir`` unless the folder is empty, or holds
+    this run and ``resume`` is set (its checkpoint must then be readable), or ``overwrite`` is set."""
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite contradict each other: --resume continues the run in "
+                          "its folder, --overwrite deletes it first; choose one")
+    run_dir = Path(run_dir)
+    if overwrite:
+        return RunFolder(run_dir, [f for f in RUN_FILES if (run_dir / f).exists()])
+    try:
+        folder = inspect_run_dir(cfg, run_dir)
+    except ConfigError as err:
+        raise ConfigError(f"{err}; it is kept as it is. {HOW_TO_GO_ON}") from None
+    if folder.empty:
+        return folder
+    if not folder.same:
+        raise ConfigError(f"{run_dir} holds another run ({folder.describe()}); its config differs from this "
+                          "one:\n  " + "\n  ".join(folder.diff) + f"\n{HOW_TO_GO_ON}")
+    if not resume:
+        raise ConfigError(f"{run_dir} holds this run already ({folder.describe()}); use --resume to continue it "
+                          f"to epoch {cfg.train.epochs} (a run that has it is skipped) or --overwrite to delete it "
+                          "and start again")
+    if (folder.epoch or 0) > cfg.train.epochs:
+        raise ConfigError(f"{run_dir} holds this run trained to epoch {folder.epoch}, past train.epochs = "
+                          f"{cfg.train.epochs}; a run is not shortened: {HOW_TO_GO_ON}")
+    ckpt = run_dir / "checkpoint.pt"
+    if not folder.complete and ckpt.exists():
+        problem = checkpoint_problem(ckpt)
+        if problem:
+            raise corrupt_checkpoint_error(ckpt, problem)
+    return folder
+
+
+def clear_run_dir(run_dir: Path) -> None:
+    """Delete a run's outputs (RUN_FILES) and stale temporary files; other files stay."""
+    for name in RUN_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+    remove_stale_tmp(run_dir)
+
+
+def remove_stale_tmp(folder: Path) -> list[Path]:
+    """Delete the ``.NAME.*.tmp`` files a killed atomic write (rpusim.io) left in ``folder``."""
+    stale = sorted(Path(folder).glob(".*.tmp")) if Path(folder).is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
