@@ -229,6 +229,21 @@ def data_download(
         _fail(str(err), code=1)
 
 
+@data_app.command("ensure")
+def data_ensure(
+    names: Optional[list[str]] = typer.Argument(None, help="data sets (default: all; see `rpusim data list`)"),
+    mirror: list[str] = typer.Option([], "--mirror", help="base URL of a mirrored data root, files at URL/NAME/FILE, instead of the standard mirrors (repeatable)"),
+    timeout: float = typer.Option(30.0, "--timeout", help="seconds to wait for a mirror"),
+) -> None:
+    """Download the data sets found nowhere locally (to ~/.cache/rpusim); exit 1 if some stay missing."""
+    from .data import DATASETS, ensure
+    unknown = [n for n in names or [] if n not in DATASETS]
+    if unknown:
+        _fail(f"data set {unknown[0]!r}: unknown (allowed: {', '.join(DATASETS)})")
+    if ensure(names or None, mirror_roots=mirror or None, timeout=timeout, log=typer.echo):
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover
     app(prog_name="rpusim")
 

@@ -39,6 +39,7 @@ def _metrics(run_dir: Path) -> list[dict]:
         return [{k: v for k, v in r.items() if k != "time_s"} for r in csv.DictReader(f)]
 
 
+@pytest.mark.data("mnist")
 def test_list_run_rerun_from_config_and_report(tmp_path):
     assert "fc-mnist" in CliRunner().invoke(app, ["list"]).stdout
     out = tmp_path / "runs"
@@ -99,6 +100,7 @@ def mirror():
         srv.shutdown()
 
 
+@pytest.mark.data("mnist")
 def test_data_list_and_download_from_local_mirror(tmp_path, mirror):
     listing = CliRunner().invoke(app, ["data", "list"]).stdout
     assert "mnist" in listing and "tinyshakespeare" in listing

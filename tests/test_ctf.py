@@ -237,6 +237,7 @@ def test_study_figures_from_run_summaries(tmp_path):
     assert "N1000-gap100-comp,88.00" in (tmp_path / "accuracy.csv").read_text()
 
 
+@pytest.mark.data("mnist")
 def test_run_draws_the_study_figures(tmp_path):
     from rpusim.experiments import get_experiment
     from rpusim.experiments.runner import run_experiment

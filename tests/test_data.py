@@ -36,12 +36,17 @@ from rpusim.data import (
 from rpusim.data import sources
 
 SHARED = sources.shared_data_root()
-FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
 
 def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def mnist_labels() -> Path:
+    """The real MNIST test labels, found by the normal lookup before a test isolates it (``isolated``)."""
+    return find_file("mnist", "t10k-labels-idx1-ubyte.gz")
 
 
 @pytest.fixture
@@ -156,14 +161,16 @@ def test_lookup_order(isolated, monkeypatch):
         assert find_file(spec, "toy.gz") == d / "toy.gz"
 
 
-def test_lookup_real_mnist_via_env(isolated, monkeypatch):
-    src = find_file("mnist", "t10k-labels-idx1-ubyte.gz")
+@pytest.mark.data("mnist")
+def test_lookup_real_mnist_via_env(mnist_labels, isolated, monkeypatch):
+    src = mnist_labels
     root = isolated / "mydata"
     (root / "mnist").mkdir(parents=True)
     shutil.copy(src, root / "mnist")
-    monkeypatch.setenv("RPUSIM_DATA", str(root))
+    # the new root first, then the root the real copy came from (shared data, $RPUSIM_DATA or cache)
+    monkeypatch.setenv("RPUSIM_DATA", os.pathsep.join([str(root), str(src.parent.parent)]))
     assert find_file("mnist", "t10k-labels-idx1-ubyte.gz") == root / "mnist" / "t10k-labels-idx1-ubyte.gz"
-    # a file that is only in the shared copy is still found there
+    # a file that is only in a later root is still found there
     assert find_file("mnist", "t10k-images-idx3-ubyte.gz").parent == src.parent
     # a gunzipped copy is accepted through its content checksum
     (root / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
@@ -171,8 +178,9 @@ def test_lookup_real_mnist_via_env(isolated, monkeypatch):
     assert find_file("mnist", "t10k-labels-idx1-ubyte.gz").name == "t10k-labels-idx1-ubyte"
 
 
-def test_corrupt_file_error_names_path_and_md5(isolated, monkeypatch):
-    src = find_file("mnist", "t10k-labels-idx1-ubyte.gz")
+@pytest.mark.data("mnist")
+def test_corrupt_file_error_names_path_and_md5(mnist_labels, isolated, monkeypatch):
+    src = mnist_labels
     root = isolated / "mydata"
     (root / "mnist").mkdir(parents=True)
     bad = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
@@ -217,6 +225,7 @@ def test_missing_file_lists_places_and_remedies(isolated, monkeypatch):
 
 # ---------------------------------------------------------------- real image data
 
+@pytest.mark.data("mnist")
 def test_mnist_train_real():
     x, y = load_mnist("train")
     assert x.shape == (60000, 784) and x.dtype == torch.float32
@@ -230,6 +239,7 @@ def test_mnist_train_real():
     assert float(load_mnist("train")[0].max()) == 1.0
 
 
+@pytest.mark.data("mnist")
 def test_mnist_test_and_generic_loader():
     x, y = load_image_dataset("mnist", "test")
     assert x.shape == (10000, 784) and y.shape == (10000,)
@@ -239,8 +249,7 @@ def test_mnist_test_and_generic_loader():
         load_mnist("valid")
 
 
-@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason=f"{FASHION_DIR} absent (Debian package dataset-fashion-mnist "
-                    "not installed) and no other Fashion-MNIST copy configured")
+@pytest.mark.data("fashion-mnist")
 def test_fashion_mnist_real():
     x, y = load_fashion_mnist("train")
     assert x.shape == (60000, 784) and torch.bincount(y).tolist() == [6000] * 10
@@ -279,6 +288,7 @@ def test_subset_deterministic():
 
 # ---------------------------------------------------------------- text
 
+@pytest.mark.data("warpeace")
 def test_warpeace_normalised_and_split():
     text = load_text("warpeace")
     assert "\ufeff" not in text and "\r" not in text
@@ -294,6 +304,7 @@ def test_warpeace_normalised_and_split():
     assert corpus.decode(corpus.valid[:200]) == text[ntr:ntr + 200]
 
 
+@pytest.mark.data("tinyshakespeare")
 def test_char_corpus_encode_decode():
     c = CharCorpus.from_text("hello world\n")
     assert c.vocab == ("\n", " ", "d", "e", "h", "l", "o", "r", "w")
@@ -310,6 +321,7 @@ def test_load_text_unknown():
         load_text("hamlet")
 
 
+@pytest.mark.data("ptb")
 def test_ptb_tokens():
     valid = load_ptb("valid")
     assert valid.count("<eos>") == 3370
@@ -339,6 +351,7 @@ def test_batchify_and_bptt_windows():
     assert len(list(bptt_windows(streams, 7, drop_last=True))) == 3
 
 
+@pytest.mark.data("tinyshakespeare")
 def test_bptt_on_real_corpus():
     corpus = CharCorpus.load("tinyshakespeare")
     streams = batchify(corpus.train, 16)

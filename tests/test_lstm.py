@@ -96,6 +96,7 @@ def test_truncated_bptt_carry_over_equals_whole_sequence():
     torch.testing.assert_close(cn2, cn)
 
 
+@pytest.mark.data("tinyshakespeare")
 def test_char_lm_task_windows_and_state_reset():
     from rpusim.experiments.config import RunConfig
     from rpusim.experiments.lm_task import CharLanguageModel
@@ -252,6 +253,7 @@ def test_pulsed_update_mean_matches_gradient(mode):
     assert ((mean - expected).abs() <= tol).all(), (mean, expected)
 
 
+@pytest.mark.data("tinyshakespeare")
 def test_char_lstm_converts_and_quick_preset_resumes_bit_exactly(tmp_path):
     from rpusim.experiments import get_experiment
     from rpusim.experiments.runner import variant_configs

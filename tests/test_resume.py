@@ -31,6 +31,7 @@ def _metrics(run_dir: Path) -> list[dict]:
         return [{k: v for k, v in row.items() if k != "time_s"} for row in csv.DictReader(f)]
 
 
+@pytest.mark.data("mnist")
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     reference = _cli(tmp_path / "ref")  # runs alongside the one we kill
     victim = _cli(tmp_path / "killed")
@@ -90,6 +91,7 @@ def diverging_task():
     del TASKS["test_diverges"]
 
 
+@pytest.mark.data("mnist")
 def test_nan_loss_stops_run_and_keeps_last_good_checkpoint(tmp_path, diverging_task):
     exp = get_experiment("fc-mnist")
     cfg = variant_configs(exp, ["rpu-baseline"], "quick", {
@@ -105,6 +107,7 @@ def test_nan_loss_stops_run_and_keeps_last_good_checkpoint(tmp_path, diverging_t
     assert not (tmp_path / "summary.json").exists()
 
 
+@pytest.mark.data("mnist")
 def test_huge_learning_rate_on_float_model_is_caught(tmp_path):
     """A real divergence: floating-point model, lr at the top of its range, huge inputs."""
     exp = get_experiment("fc-mnist")
@@ -115,6 +118,7 @@ def test_huge_learning_rate_on_float_model_is_caught(tmp_path):
         train_run(cfg, tmp_path, progress=False, log=lambda *a: None)
 
 
+@pytest.mark.data("mnist")
 def test_progress_bar_shows_rate_and_eta(tmp_path, capsys):
     exp = get_experiment("fc-mnist")
     cfg = variant_configs(exp, ["fp"], "quick", {"data": {"train_limit": 100, "test_limit": 20}})["fp"]

@@ -96,6 +96,7 @@ def test_fingerprint_covers_config_and_version_but_not_the_folder(tmp_path):
         "seed: 0 → (absent)", "train.lr: 0.01 → 0.05"]
 
 
+@pytest.mark.data("mnist")
 def test_second_config_into_the_same_folder_is_refused_and_first_run_kept(tmp_path):
     """README tour step 3 used to overwrite step 2's rpu-baseline silently."""
     first = cli(tmp_path, "--set", "train.epochs=1")
@@ -113,6 +114,7 @@ def test_second_config_into_the_same_folder_is_refused_and_first_run_kept(tmp_pa
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.data("mnist")
 def test_resume_with_another_preset_is_refused_not_reported_finished(tmp_path):
     """README tour step 7 (--preset short --resume) used to print step 3's quick result and exit 0."""
     assert cli(tmp_path, "--set", "train.epochs=1").exit_code == 0
@@ -123,6 +125,7 @@ def test_resume_with_another_preset_is_refused_not_reported_finished(tmp_path):
     assert "train.epochs: 1 → 3" in short.stderr and "data.train_limit: 200 → 10000" in short.stderr
 
 
+@pytest.mark.data("mnist")
 def test_resume_with_changed_settings_is_refused(tmp_path):
     """Resuming with bl=31, lr=0.05, epochs=4 used to train on under the new settings."""
     run_dir = unfinished(tmp_path)
@@ -138,6 +141,7 @@ def test_resume_with_changed_settings_is_refused(tmp_path):
     assert snapshot(run_dir) == before
 
 
+@pytest.mark.data("mnist")
 def test_plain_rerun_into_a_run_folder_is_refused(tmp_path):
     run_dir = unfinished(tmp_path)
     again = cli(tmp_path)
@@ -149,6 +153,7 @@ def test_plain_rerun_into_a_run_folder_is_refused(tmp_path):
     assert done.exit_code == 2 and "holds this run already (finished)" in done.stderr
 
 
+@pytest.mark.data("mnist")
 def test_overwrite_clears_old_outputs_before_training(tmp_path):
     """A rerun killed after one epoch used to leave the old summary.json, which --resume then reported."""
     assert cli(tmp_path, variants="fp,rpu-baseline").exit_code == 0
@@ -169,6 +174,7 @@ def test_overwrite_clears_old_outputs_before_training(tmp_path):
     assert float(rows["rpu-baseline"]["final"]) == new["final"] and new["epochs"] == 2
 
 
+@pytest.mark.data("mnist")
 def test_resume_with_more_epochs_extends_a_finished_run_and_fewer_are_refused(tmp_path):
     run_dir = tmp_path / "fc-mnist" / "rpu-baseline"
     assert cli(tmp_path, "--set", "train.epochs=1").exit_code == 0
@@ -187,6 +193,7 @@ def test_resume_with_more_epochs_extends_a_finished_run_and_fewer_are_refused(tm
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.data("mnist")
 def test_results_table_lists_every_finished_variant_of_the_folder(tmp_path):
     assert cli(tmp_path, "--set", "train.epochs=1", variants="fp").exit_code == 0
     second = cli(tmp_path, "--set", "train.epochs=1")
@@ -196,6 +203,7 @@ def test_results_table_lists_every_finished_variant_of_the_folder(tmp_path):
     assert [r["variant"] for r in table] == ["rpu-baseline", "fp"]
 
 
+@pytest.mark.data("mnist")
 def test_overwrite_replaces_a_run_of_another_config(tmp_path):
     assert cli(tmp_path, "--set", "train.epochs=1").exit_code == 0
     run_dir = tmp_path / "fc-mnist" / "rpu-baseline"
@@ -213,6 +221,7 @@ def test_resume_and_overwrite_together_are_refused(tmp_path):
     assert not (tmp_path / "fc-mnist").exists()
 
 
+@pytest.mark.data("mnist")
 def test_resume_without_checkpoint_starts_at_epoch_0_and_removes_stale_tmp(tmp_path):
     """A kill during the first checkpoint write: no checkpoint, a temporary file left behind."""
     run_dir = unfinished(tmp_path)
@@ -229,12 +238,14 @@ def test_resume_without_checkpoint_starts_at_epoch_0_and_removes_stale_tmp(tmp_p
     assert metrics(run_dir) == metrics(reference)
 
 
+@pytest.mark.data("mnist")
 def test_resume_into_a_new_folder_says_there_is_no_checkpoint(tmp_path):
     result = cli(tmp_path, "--resume", "--set", "train.epochs=1")
     assert result.exit_code == 0
     assert result.output.count("no checkpoint in") == 1
 
 
+@pytest.mark.data("mnist")
 @pytest.mark.parametrize("damage", ["truncate", "foreign"])
 def test_corrupt_checkpoint_is_refused_and_nothing_changes(tmp_path, damage):
     run_dir = unfinished(tmp_path)
@@ -254,6 +265,7 @@ def test_corrupt_checkpoint_is_refused_and_nothing_changes(tmp_path, damage):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.data("mnist")
 def test_unreadable_saved_config_is_refused_naming_it(tmp_path):
     run_dir = unfinished(tmp_path)
     (run_dir / "config.yaml").write_text("seed: [unclosed\n")
@@ -270,6 +282,7 @@ def _drop_fingerprint(run_dir: Path) -> None:
     (run_dir / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
 
 
+@pytest.mark.data("mnist")
 def test_config_yaml_of_older_code_without_fingerprint_resumes_when_equal(tmp_path):
     run_dir = unfinished(tmp_path)
     _drop_fingerprint(run_dir)
@@ -295,6 +308,7 @@ def test_sweep_check_existing_lists_the_keys_that_differ(tmp_path):
         check_existing([longer], tmp_path)
 
 
+@pytest.mark.data("mnist")
 def test_cnn_resume_matches_uninterrupted_run(tmp_path):
     exp = get_experiment("cnn-mnist")
     cfg = variant_configs(exp, ["+um"], "quick", {

@@ -50,6 +50,7 @@ def test_grid_points_validated_before_any_work(tmp_path):
     assert p.cfg.data.train_limit == 2000  # the preset applies to every point
 
 
+@pytest.mark.data("mnist")
 def test_sweep_on_local_ray_with_a_failing_point_then_resume(tmp_path):
     exp = get_experiment("fc-mnist")
     # lr 1000 makes the floating-point ReLU network diverge: those points fail at run time
@@ -89,6 +90,7 @@ def test_sweep_on_local_ray_with_a_failing_point_then_resume(tmp_path):
         run_sweep(exp.name, other, tmp_path, workers=1, log=lines.append)
 
 
+@pytest.mark.data("mnist")
 def test_sweep_cli_in_process_exit_codes(tmp_path):
     args = ["sweep", "fc-mnist", "--preset", "quick", "--variants", "fp", "--workers", "1", "--out", str(tmp_path),
             "--set", "data.train_limit=50", "--set", "data.test_limit=50"]

@@ -17,10 +17,10 @@ Language modelling::
 
 Files are looked for in ``$RPUSIM_DATA/<name>``, ``../shared/data/<name>``, system locations and
 ``~/.cache/rpusim/<name>`` (see :mod:`rpusim.data.sources`); :func:`download` fetches them from the
-standard mirrors when online. :data:`DATASETS` lists the data sets with their files and md5s.
+standard mirrors when online, :func:`ensure` only the ones found nowhere (what ``install.sh`` runs). :data:`DATASETS` lists the data sets with their files and md5s.
 See docs/data.md.
 """
-from rpusim.data.download import DownloadError, download
+from rpusim.data.download import DownloadError, download, ensure
 from rpusim.data.idx import IDXError, read_idx, read_idx_tensor, write_idx
 from rpusim.data.images import (
     IMAGE_DATASETS,
@@ -38,6 +38,7 @@ from rpusim.data.sources import (
     DatasetSpec,
     FileSpec,
     find_file,
+    missing_files,
     search_dirs,
     verify_file,
 )
@@ -52,7 +53,8 @@ from rpusim.data.text import (
 )
 
 __all__ = [
-    "DATASETS", "DatasetSpec", "FileSpec", "download", "find_file", "search_dirs", "verify_file",
+    "DATASETS", "DatasetSpec", "FileSpec", "download", "ensure", "find_file", "missing_files",
+    "search_dirs", "verify_file",
     "DataError", "DataNotFoundError", "ChecksumError", "DownloadError", "IDXError",
     "read_idx", "read_idx_tensor", "write_idx",
     "IMAGE_DATASETS", "load_mnist", "load_fashion_mnist", "load_mnist_small", "load_image_dataset",

@@ -40,7 +40,7 @@ from pathlib import Path
 __all__ = [
     "FileSpec", "DatasetSpec", "DATASETS", "DataError", "DataNotFoundError", "ChecksumError",
     "get_spec", "shared_data_root", "cache_root", "search_dirs", "find_file", "verify_file",
-    "file_md5", "content_md5", "clear_verification_cache",
+    "file_md5", "content_md5", "clear_verification_cache", "missing_files",
 ]
 
 #: Environment variable naming extra data roots (``os.pathsep``-separated), searched first.
@@ -308,3 +308,19 @@ def find_file(dataset: str | DatasetSpec, filename: str, *, verify: bool = True)
         f"  - with internet: `rpusim data download {spec.name}` "
         f"(or rpusim.data.download({spec.name!r})) saves it to {cache_root() / spec.name}\n"
         f"  - or put the files in <dir>/{spec.name}/ and set {ENV_VAR}=<dir>{extra}")
+
+
+def missing_files(dataset: str | DatasetSpec) -> list[FileSpec]:
+    """The files of ``dataset`` that no searched location has (presence only, nothing is hashed).
+
+    Checksums are checked when a file is used (:func:`find_file`); this only answers "would the
+    lookup find it?", e.g. to decide what to download or whether a data set is available at all.
+    """
+    spec = get_spec(dataset)
+    absent = []
+    for fspec in spec.files:
+        try:
+            find_file(spec, fspec.filename, verify=False)
+        except DataNotFoundError:
+            absent.append(fspec)
+    return absent
