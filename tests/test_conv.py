@@ -236,8 +236,27 @@ def test_cnn_experiment_runs_and_writes_results(tmp_path):
     exp = get_experiment("cnn-fashion")
     results = run_experiment(exp, tmp_path, variants=["fp", "+um"], preset="quick",
                              overrides={"data": {"train_limit": 40, "test_limit": 50}}, progress=False, log=lambda *_: None)
+    import csv
+
+    import matplotlib.image
     assert [r["variant"] for r in results] == ["fp", "+um"]
-    assert all(0 <= r["final"] <= 100 for r in results)
-    assert (tmp_path / "curves.png").exists() and (tmp_path / "results.csv").exists()
-    header = (tmp_path / "+um" / "metrics.csv").read_text().splitlines()[0]
-    assert "0/clipped_pulse_probs" in header and "0/fwd_saturated" in header
+    with open(tmp_path / "results.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [(t["variant"], float(t["final"]), float(t["best"])) for t in table] == \
+        [(r["variant"], r["final"], r["best"]) for r in results]
+    for r in results:
+        with open(tmp_path / r["variant"] / "metrics.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert [int(row["epoch"]) for row in rows] == [0, 1]  # the untrained model, then the quick preset's epoch
+        assert r["final"] == float(rows[-1]["test_error"]) and r["best"] == float(rows[1]["test_error"])
+        assert (r["final"] * 50 / 100) == pytest.approx(round(r["final"] / 2), abs=1e-9)  # k wrong of 50 images
+        layer_columns = [k for k in rows[0] if "/" in k]
+        if r["variant"] == "fp":
+            assert layer_columns == []
+        else:  # per analog layer (by module name: conv, conv, linear, linear): fractions in [0, 1]
+            assert {k.split("/")[0] for k in layer_columns} == {"0", "3", "7", "9"}
+            assert all(0 <= float(rows[1][k]) <= 1 for k in layer_columns)
+            assert {"0/fwd_saturated", "0/fwd_saturated_after_bm", "0/bwd_saturated", "0/clipped_pulse_probs"} \
+                <= set(layer_columns)
+    image = matplotlib.image.imread(tmp_path / "curves.png")
+    assert image.ndim == 3 and image.shape[0] > 300 and image.std() > 0.05

@@ -166,3 +166,61 @@ def test_fused_constant_step_kernel_matches_the_tensor_closed_form():
             moved = ref.std(0) > 0
             ratio = fused.std(0)[moved] / ref.std(0)[moved]
             assert ratio.mean() == pytest.approx(1.0, abs=0.05)
+
+
+NO_VARIATION = dict(dw_min=0.01, dw_min_dtod=0.0, dw_min_std=0.0, w_max=0.6, w_min=-0.4, w_max_dtod=0.0,
+                    w_min_dtod=0.0, up_down_dtod=0.0)
+STATES = torch.tensor([-0.39, -0.3, -0.1, 0.0, 0.1, 0.25, 0.45, 0.59])
+
+
+def one_pulse_steps(dev):
+    """(up step, down step) of one noise-free pulse from each state in STATES."""
+    p = dev.sample_params((1, 1, len(STATES)), None)
+    w = STATES.reshape(1, 1, -1)
+    return [(dev.pulse(w, torch.full_like(w, d), p, None) - w).flatten() for d in (1.0, -1.0)]
+
+
+def clipped_step(w, step_up, step_down, w_max=0.6, w_min=-0.4):
+    """What one pulse does, given the law's step sizes: clip(w ± s) − w."""
+    return (w + step_up).clamp(w_min, w_max) - w, (w - step_down).clamp(w_min, w_max) - w
+
+
+@pytest.mark.parametrize("gamma_up, gamma_down", [(1.0, 1.0), (0.5, 2.5), (3.0, 0.3)])
+@pytest.mark.parametrize("up_down", [0.0, 0.2])
+def test_pow_step_follows_its_law(gamma_up, gamma_down, up_down):
+    """PowStep: s_up(w) = Δw·(1 + a)·(2(w_max − w)/(w_max − w_min))^γ_up,
+    s_down(w) = Δw·(1 − a)·(2(w − w_min)/(w_max − w_min))^γ_down (numbers worked out here)."""
+    dev = PowStepDevice(pow_gamma_up=gamma_up, pow_gamma_down=gamma_down, up_down=up_down, **NO_VARIATION)
+    up, down = one_pulse_steps(dev)
+    w = STATES.double()
+    s_up = 0.01 * (1 + up_down) * (2 * (0.6 - w) / 1.0) ** gamma_up
+    s_down = 0.01 * (1 - up_down) * (2 * (w + 0.4) / 1.0) ** gamma_down
+    exp_up, exp_down = clipped_step(w, s_up, s_down)
+    torch.testing.assert_close(up.double(), exp_up, rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(down.double(), exp_down, rtol=1e-4, atol=1e-7)
+    mid = STATES == 0.1  # mid-range: the step is Δw_min·(1 ± a) whatever γ
+    assert up[mid].item() == pytest.approx(0.01 * (1 + up_down)) and -down[mid].item() == pytest.approx(0.01 * (1 - up_down))
+
+
+@pytest.mark.parametrize("params", [
+    {},  # aihwkit's fit (the defaults)
+    dict(A_up=0.5, A_down=0.2, gamma_up=5.0, gamma_down=3.0, a=0.5, b=0.1),  # saturates inside the range
+])
+@pytest.mark.parametrize("up_down", [0.0, -0.3])
+def test_exp_step_follows_its_law(params, up_down):
+    """ExpStep, z = 2a·w/(w_max − w_min) + b: s_up = Δw·(1 + a_ud)·max(1 − A_up·e^(γ_up·z), 0),
+    s_down = Δw·(1 − a_ud)·max(1 − A_down·e^(−γ_down·z), 0) (numbers worked out here)."""
+    dev = ExpStepDevice(up_down=up_down, **params, **NO_VARIATION)
+    k = {"A_up": 0.00081, "A_down": 0.36833, "gamma_up": 12.44625, "gamma_down": 12.78785, "a": 0.244,
+         "b": 0.2425} | params
+    up, down = one_pulse_steps(dev)
+    w = STATES.double()
+    z = 2 * k["a"] * w / 1.0 + k["b"]
+    s_up = 0.01 * (1 + up_down) * (1 - k["A_up"] * torch.exp(k["gamma_up"] * z)).clamp_min(0)
+    s_down = 0.01 * (1 - up_down) * (1 - k["A_down"] * torch.exp(-k["gamma_down"] * z)).clamp_min(0)
+    exp_up, exp_down = clipped_step(w, s_up, s_down)
+    torch.testing.assert_close(up.double(), exp_up, rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(down.double(), exp_down, rtol=1e-4, atol=1e-7)
+    if params:  # the second set saturates: no up-step near w_max, the law's max(·, 0)
+        assert (up[STATES > 0.3] == 0).all() and (up[STATES < -0.2] > 0).all()
+    assert (up != up[0]).any() and (down != down[0]).any()  # state-dependent, not constant steps

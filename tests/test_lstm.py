@@ -43,8 +43,7 @@ def test_ideal_matches_torch_outputs_and_gradients(batch_first):
     AnalogSGD(ana.parameters(), lr=lr).step()
     for i, cell in enumerate(ana.cells):
         grad_w = torch.cat([getattr(ref, f"weight_ih_l{i}").grad, getattr(ref, f"weight_hh_l{i}").grad], 1)
-        grad_b = getattr(ref, f"bias_ih_l{i}").grad
-        torch.testing.assert_close(before[i][1] - getattr(ref, f"bias_hh_l{i}").grad * lr, before[i][1] - grad_b * lr)
+        grad_b = getattr(ref, f"bias_ih_l{i}").grad  # = bias_hh's: the one bias column gets it once
         w, b = cell.get_weights()
         torch.testing.assert_close(w, before[i][0] - lr * grad_w, atol=1e-6, rtol=1e-5)
         torch.testing.assert_close(b, before[i][1] - lr * grad_b, atol=1e-6, rtol=1e-5)
@@ -280,3 +279,105 @@ def test_epoch_table_lists_nats_and_bits_per_run(tmp_path):
     table = epoch_table(tmp_path).splitlines()
     assert table[0] == "| epoch | fp | rpu |"
     assert table[3] == f"| 1 | 2.000 ({2 / math.log(2):.2f}) |  |"
+
+
+@pytest.mark.parametrize("bias, digital_bias", [(False, False), (True, True)])
+def test_lstm_without_bias_or_with_a_digital_bias_matches_torch(bias, digital_bias):
+    """bias=False: no bias column on the array (4h × (x + h)); a digital bias is one parameter
+    b_ih + b_hh beside the array. Either way outputs and input gradients are torch's, and SGD on the
+    digital bias moves it by −lr·∂L/∂b (torch's two biases would move by that twice)."""
+    torch.manual_seed(4)
+    ref = nn.LSTM(5, 4, 2, bias=bias)
+    cfg = RPUConfig.ideal()
+    cfg.mapping.digital_bias = digital_bias
+    ana = convert_to_analog(ref, cfg)
+    assert [tuple(c.array.get_weights().shape) for c in ana.cells] == [(16, 9), (16, 8)]
+    assert all((c.bias is not None) == bias for c in ana.cells)
+    x = torch.randn(6, 3, 5)
+    xs = [x.clone().requires_grad_(), x.clone().requires_grad_()]
+    out_r, _ = ref(xs[0])
+    out_a, _ = ana(xs[1])
+    torch.testing.assert_close(out_a, out_r, atol=1e-6, rtol=1e-5)
+    out_r.pow(2).sum().backward()
+    out_a.pow(2).sum().backward()
+    torch.testing.assert_close(xs[1].grad, xs[0].grad, atol=1e-5, rtol=1e-4)
+    if bias:
+        before = [c.bias.detach().clone() for c in ana.cells]
+        torch.testing.assert_close(before[1], (ref.bias_ih_l1 + ref.bias_hh_l1).detach())
+        AnalogSGD(ana.parameters(), lr=0.1).step()
+        for i, cell in enumerate(ana.cells):
+            torch.testing.assert_close(cell.bias.detach(), before[i] - 0.1 * getattr(ref, f"bias_ih_l{i}").grad,
+                                       atol=1e-6, rtol=1e-5)
+
+
+def _capture_sequences(lstm: AnalogLSTM) -> list:
+    """Record (input, output) of every layer's forward_sequence."""
+    seen = []
+    for cell in lstm.cells:
+        def spy(seq, state, run=cell.forward_sequence):
+            out = run(seq, state)
+            seen.append((seq.detach().clone(), out[0].detach().clone()))
+            return out
+        cell.forward_sequence = spy
+    return seen
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_lstm_dropout_between_layers(p):
+    """In training, dropout p between stacked layers zeroes each unit of a layer's output with
+    probability p (binomial SE) and scales the others by 1/(1 − p); the last layer's output and
+    every output in eval mode pass unchanged; p = 0 changes nothing."""
+    torch.manual_seed(1)
+    lstm = AnalogLSTM(3, 16, num_layers=3, dropout=p, rpu_config=RPUConfig.ideal())
+    seen = _capture_sequences(lstm)
+    x = torch.randn(25, 8, 3)
+    out, _ = lstm(x)
+    n_units = seen[0][1].numel() * 2
+    dropped = 0
+    for (_, below), (fed, _) in zip(seen[:-1], seen[1:]):
+        kept = fed != 0
+        dropped += int((~kept).sum())
+        torch.testing.assert_close(fed[kept], below[kept] / (1 - p), rtol=1e-6, atol=0)
+    assert abs(dropped / n_units - p) < 5 * math.sqrt(p * (1 - p) / n_units), dropped / n_units
+    torch.testing.assert_close(out, seen[-1][1], rtol=0, atol=0)  # no dropout after the last layer
+    seen.clear()
+    lstm.eval()
+    out_eval, _ = lstm(x)
+    for (_, below), (fed, _) in zip(seen[:-1], seen[1:]):
+        torch.testing.assert_close(fed, below, rtol=0, atol=0)
+    lstm.train()
+    lstm.dropout = 0.0
+    torch.testing.assert_close(lstm(x)[0], out_eval, rtol=0, atol=0)
+
+
+def test_char_lstm_dropout_after_every_layer_in_training_only():
+    """The char_lm model applies model.dropout after every LSTM layer, the last one too (before the
+    output layer), in training only."""
+    from rpusim.experiments import lm_task  # noqa: F401  (registers the lstm model family)
+    from rpusim.experiments.config import RunConfig
+    from rpusim.experiments.models import build_model
+    p = 0.3
+    cfg = RunConfig.from_dict({"task": "char_lm", "model": {"kind": "lstm", "hidden": [12, 12], "dropout": p},
+                               "rpu": RPUConfig.ideal().to_dict()})
+    torch.manual_seed(2)
+    model = build_model(cfg, (10,), 10)
+    assert all(isinstance(m, AnalogLSTM) for m in model.lstms)
+    seen = {}
+    model.lstms[0].register_forward_hook(lambda m, i, o: seen.__setitem__("out0", o[0].detach()))
+    model.lstms[1].register_forward_pre_hook(lambda m, i: seen.__setitem__("in1", i[0].detach()))
+    model.lstms[1].register_forward_hook(lambda m, i, o: seen.__setitem__("out1", o[0].detach()))
+    model.decoder.register_forward_pre_hook(lambda m, i: seen.__setitem__("dec", i[0].detach()))
+    ids = torch.randint(0, 10, (16, 20))
+    model(ids)
+    n = 0
+    dropped = 0
+    for below, fed in (("out0", "in1"), ("out1", "dec")):
+        kept = seen[fed] != 0
+        dropped += int((~kept).sum())
+        n += kept.numel()
+        torch.testing.assert_close(seen[fed][kept], seen[below][kept] / (1 - p), rtol=1e-6, atol=0)
+    assert abs(dropped / n - p) < 5 * math.sqrt(p * (1 - p) / n)
+    model.eval()
+    model(ids)
+    torch.testing.assert_close(seen["in1"], seen["out0"], rtol=0, atol=0)
+    torch.testing.assert_close(seen["dec"], seen["out1"], rtol=0, atol=0)

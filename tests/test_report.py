@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+import matplotlib.image
 import yaml
 from typer.testing import CliRunner
 
@@ -45,10 +47,11 @@ def test_report_lists_every_run_with_status_and_claims(tmp_path):
     assert "unfinished (epoch 1)" in next(r for r in rows if "only-c2c" in r)
     assert "failed: ValueError: boom \\| here" in next(r for r in rows if "broken" in r)
     assert "Gokmen & Vlasov 2016" in text
-    assert (tmp_path / "curves.png").stat().st_size > 1000 and "![curves](curves.png)" in text
+    curves = matplotlib.image.imread(tmp_path / "curves.png")
+    assert curves.ndim == 3 and curves.shape[0] > 300 and curves.std() > 0.05 and "![curves](curves.png)" in text
 
 
-def test_heat_map_for_two_key_sweep_and_line_for_one_key(tmp_path):
+def test_heat_map_for_two_key_sweep_and_line_for_one_key(tmp_path, monkeypatch):
     two = tmp_path / "sweeps" / "two"
     points = {}
     for i, bl in enumerate([1, 10]):
@@ -68,6 +71,13 @@ def test_heat_map_for_two_key_sweep_and_line_for_one_key(tmp_path):
         _fake_run(one / name, "fp", [90, bl / 10], rpu={"update": {"bl": bl}})
     (one / "sweep.json").write_text(json.dumps({"experiment": "fc-mnist", "keys": ["rpu.update.bl"], "points": pts}))
 
+    from rpusim.experiments import report
+    drawn = {}
+    for name in ("heatmap", "metric_vs_value"):
+        def spy(*args, _real=getattr(report, name), _name=name, **kwargs):
+            drawn[_name] = args
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(report, name, spy)
     out = tmp_path / "report"
     result = CliRunner().invoke(app, ["report", str(tmp_path / "sweeps"), "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -75,8 +85,15 @@ def test_heat_map_for_two_key_sweep_and_line_for_one_key(tmp_path):
     assert len(find_runs([tmp_path / "sweeps"])) == 6
     present = [n for n in points if (two / n).exists()] + list(pts)
     assert len(present) == 6 and all(f"| two/{n} |" in text or f"| one/{n} |" in text for n in present)
-    assert (out / "heatmap_two_rpu-baseline.png").exists() and "heatmap_two_rpu-baseline.png" in text
-    assert (out / "sweep_one_fp.png").exists()
+    # the heat map's cells are the runs' final errors (10 + i + 2j), the missing point n/a
+    grid, row_key, rows, col_key, cols, metric, path = drawn["heatmap"][:7]
+    assert (row_key, rows, col_key, cols, metric) == ("rpu.update.bl", [1, 10], "train.lr", [0.01, 0.1], "test_error")
+    assert grid[0] == [10.0, 12.0] and grid[1][0] == 11.0 and math.isnan(grid[1][1])
+    assert path == out / "heatmap_two_rpu-baseline.png" and f"![{path.stem}]({path.name})" in text
+    assert drawn["metric_vs_value"][:3] == ([1, 10, 31], [0.1, 1.0, 3.1], "rpu.update.bl")
+    for png in (path, out / "sweep_one_fp.png"):
+        image = matplotlib.image.imread(png)
+        assert image.ndim == 3 and image.shape[0] > 200 and image.std() > 0.05
 
 
 def test_report_of_several_folders_labels_by_folder_and_fails_cleanly(tmp_path):

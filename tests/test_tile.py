@@ -264,15 +264,24 @@ def test_stochastic_rounding_is_unbiased_and_deterministic_is_not():
     assert quantize(v, 7, 1.0, False, g).mean().item() == 0.0
 
 
-def test_periphery_is_exact_when_perfect_and_noisy_otherwise():
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_periphery_is_exact_when_perfect_and_noisy_otherwise(dtype):
+    """The default periphery: y = s·ADC(W·DAC(x/s) + 0.06·ξ), s = max|x|. The 7-bit DAC rounds
+    the input deterministically; the output noise (σ = 0.06 ≈ 1.3 ADC steps) dithers the 9-bit
+    ADC, so the mean output is s·W·DAC(x/s) and the variance s²·(0.06² + r_out²/12)."""
     g = torch.Generator().manual_seed(0)
-    w, x = torch.randn(8, 5) * 0.3, torch.rand(16, 5)
+    w, x = torch.randn(8, 5, generator=g, dtype=dtype) * 0.3, torch.rand(16, 5, generator=g, dtype=dtype)
     torch.testing.assert_close(analog_mvm(x, w, IOConfig.perfect(), g), x @ w.T)
-    d = torch.rand(16, 8)
+    d = torch.rand(16, 8, generator=g, dtype=dtype)
     torch.testing.assert_close(analog_mvm(d, w, IOConfig.perfect(), g, transposed=True), d @ w)
-    noisy = analog_mvm(x, w, IOConfig(), g)
-    err = (noisy - x @ w.T).abs()
-    assert 0 < err.mean() < 0.2
+    n, x1 = 4000, x[:1] * 2.5
+    s = x1.abs().max()
+    r_in, r_out = 2 / 126, 24 / 510
+    mean = s * (torch.round(x1 / s / r_in) * r_in) @ w.T
+    var = s**2 * (0.06**2 + r_out**2 / 12)
+    z = (analog_mvm(x1.expand(n, 5), w, IOConfig(), g) - mean) / var.sqrt()
+    assert z.mean(0).abs().max() < 5 / math.sqrt(n), z.mean(0)
+    assert abs(z.var().item() - 1) < 5 * math.sqrt(2 / z.numel()), z.var()
 
 
 def test_noise_management_scales_inputs_into_range():

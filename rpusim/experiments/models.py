@@ -71,7 +71,7 @@ def analogize(model: nn.Module, cfg: RunConfig) -> None:
     """Replace the convertible layers (in order of appearance) by analog ones, in place.
 
     Layer i gets ``cfg.rpu_for_layer(i)``; with ``model.analog_layers`` only those indices
-    become analog.
+    become analog, and an index the model does not have is refused (a ConfigError).
     """
     index = 0
     for parent in list(model.modules()):
@@ -80,3 +80,8 @@ def analogize(model: nn.Module, cfg: RunConfig) -> None:
                 if not cfg.model.analog_layers or index in cfg.model.analog_layers:
                     setattr(parent, name, convert_to_analog(child, cfg.rpu_for_layer(index), inplace=True))
                 index += 1
+    missing = [i for i in cfg.model.analog_layers if not 0 <= i < index]
+    if missing:
+        from ..config import ConfigError
+        raise ConfigError(f"model.analog_layers = {cfg.model.analog_layers}: no layer {missing} "
+                          f"(this model has {index} layers that can be analog, numbered from 0)")
