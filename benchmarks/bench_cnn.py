@@ -13,9 +13,9 @@ import time
 
 import torch
 
-from rpusim.experiments import get_experiment
-from rpusim.experiments.runner import variant_configs
-from rpusim.experiments.tasks import TASKS
+from rpusim.framework.runner import variant_configs
+from rpusim.framework.tasks import TASKS
+from rpusim.papers.catalog import get_experiment
 from rpusim.optim import AnalogSGD
 
 

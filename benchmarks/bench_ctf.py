@@ -16,15 +16,16 @@ import time
 import torch
 
 from rpusim.devices import CTFDevice
-from rpusim.experiments.config import build_config
-from rpusim.experiments.ctf import ctf_device, study_base
-from rpusim.experiments.tasks import TASKS
+from rpusim.framework.config import build_config
+from rpusim.framework.tasks import TASKS
+from rpusim.papers.ctf import ctf_device, study_base
 from rpusim.optim import AnalogSGD
 
 
 def make(device: dict, slots: int, steps: int):
-    cfg = build_config(study_base("mnist"), {"rpu": {"device": device, "update": {"bl": slots, "update_management": True}},
-                                             "data": {"train_limit": steps, "test_limit": 10}})
+    cfg = build_config(study_base("mnist", "ctf-mnist"),
+                       {"rpu": {"device": device, "update": {"bl": slots, "update_management": True}},
+                        "data": {"train_limit": steps, "test_limit": 10}})
     task = TASKS[cfg.task](cfg)
     torch.manual_seed(0)
     model = task.build_model()

@@ -18,8 +18,8 @@ import time
 
 import torch
 
-from rpusim.experiments.config import RunConfig
-from rpusim.experiments.lm_task import CharLanguageModel
+from rpusim.framework.config import RunConfig
+from rpusim.framework.tasks import CharLanguageModel
 from rpusim.optim import AnalogSGD
 
 

@@ -1,5 +1,8 @@
 """The ``rpusim`` command line (typer): list, run, sweep, report, devices, data.
 
+The one place that joins the papers' experiments (:mod:`rpusim.papers.catalog`) and the run
+framework (:mod:`rpusim.framework`).
+
 Exit codes: 0 success; 1 a run failed (diverged, missing data, a failed sweep point);
 2 bad input (unknown experiment, invalid config value, unknown key), reported on stderr
 as one readable message, without a traceback, before any work starts.
@@ -36,7 +39,7 @@ def list_cmd(
     experiment: Optional[str] = typer.Argument(None, help="show one experiment in full: variants, claims, presets"),
 ) -> None:
     """List experiments with their variants and presets (or one experiment in full)."""
-    from .experiments import all_experiments, get_experiment
+    from .papers.catalog import all_experiments, get_experiment
     if experiment is not None:
         try:
             exp = get_experiment(experiment)
@@ -75,10 +78,11 @@ def run(
 
     A variant's folder must be empty unless --resume (the same run: continue it) or --overwrite."""
     from .data import DataError
-    from .experiments import (TrainingDiverged, get_experiment, load_run_config, parse_set,
-                              run_configs, variant_configs)
-    from .experiments.runner import draw_figures
-    from .experiments.config import RunConfig, deep_merge
+    from .framework import (RunConfig, TrainingDiverged, load_run_config, parse_set, run_configs,
+                            variant_configs)
+    from .framework.config import deep_merge
+    from .framework.runner import draw_figures
+    from .papers.catalog import get_experiment
     from .fast_path import reference_forced
     try:
         reference_forced()  # a bad RPUSIM_REFERENCE is refused before anything is written
@@ -127,8 +131,9 @@ def sweep(
     name: str = typer.Option("sweep", "--name", help="name of the sweep folder"),
 ) -> None:
     """Train every grid point as its own run; finished points are skipped when run again."""
-    from .experiments import get_experiment, parse_set
-    from .experiments.sweep import parse_grid, run_sweep, sweep_points
+    from .framework import parse_set
+    from .framework.sweep import parse_grid, run_sweep, sweep_points
+    from .papers.catalog import get_experiment
     from .fast_path import reference_forced
     try:
         reference_forced()  # a bad RPUSIM_REFERENCE is refused before anything is written
@@ -157,9 +162,10 @@ def report(
     out: Optional[Path] = typer.Option(None, "--out", help="where report.md and the plots go (default: the first folder)"),
 ) -> None:
     """Collect runs into report.md (a table with the paper's claims) and comparison plots."""
-    from .experiments.report import write_report
+    from .framework.report import write_report
+    from .papers.catalog import EXPERIMENTS
     try:
-        path = write_report(dirs, out)
+        path = write_report(dirs, out, EXPERIMENTS)
     except FileNotFoundError as err:
         _fail(str(err))
     typer.echo(f"report: {path}")
@@ -190,7 +196,7 @@ def devices_plot(
     """Plot a device's pulse response: weight vs pulse number, up then down, with its spreads."""
     from .devices import device_from_dict
     from .devices.plot import plot_pulse_response
-    from .experiments import parse_set
+    from .framework import parse_set
     try:
         dev = device_from_dict({**parse_set(set_), "type": device})
         path = plot_pulse_response(dev, out or Path(f"{device}-pulse-response.png"), pulses, n_devices, repeats, seed)

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from rpusim.cli import app
 from rpusim.config import ConfigError
-from rpusim.experiments import get_experiment
-from rpusim.experiments.sweep import parse_grid, point_name, run_sweep, sweep_points
+from rpusim.framework.sweep import parse_grid, point_name, run_sweep, sweep_points
+from rpusim.papers.catalog import get_experiment
 
 TINY = {"data": {"train_limit": 100, "test_limit": 100}}
 

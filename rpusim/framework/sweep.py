@@ -33,7 +33,7 @@ from ..config import ConfigError, parse_yaml_value
 from ..io import atomic_write_text
 from .config import RunConfig, deep_merge
 from .identity import inspect_run_dir
-from .registry import Experiment
+from .experiment import Experiment
 from .runner import variant_configs, write_results
 
 
@@ -164,7 +164,6 @@ def run_point(cfg_data: dict, run_dir: str) -> dict:
     """Train one grid point (in this process, a pool process or a Ray worker); never raises."""
     import torch
 
-    from . import catalog  # noqa: F401  (registers every experiment's tasks and models)
     from .train import save_config, train_run
 
     torch.set_num_threads(1)
