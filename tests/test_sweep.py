@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -152,14 +151,18 @@ def test_ctrl_c_in_a_sweep_without_ray_lists_the_points_and_exits_130(tmp_path, 
     assert not (tmp_path / "fc-mnist" / "sweep" / "results.json").exists()
 
 
-def _processes_with(marker: str) -> dict[int, str]:
-    """pid: command line of each process whose environment holds ``marker`` (those a sweep started)."""
+def _session_processes(sid: int) -> dict[int, str]:
+    """pid: command line of each live process of session ``sid`` (a sweep started with its own
+    session: Ray's processes stay in it; their environment can't tell, Ray rewrites it with the title)."""
     found = {}
     for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
         try:
-            if proc.name.isdigit() and marker.encode() in (proc / "environ").read_bytes():
+            state, _, _, session = (proc / "stat").read_text().rsplit(")", 1)[1].split()[:4]
+            if state != "Z" and int(session) == sid:
                 found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:80]
-        except OSError:  # gone meanwhile, or not ours
+        except OSError:  # gone meanwhile
             pass
     return found
 
@@ -172,13 +175,13 @@ def _wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 150
         time.sleep(0.2)
 
 
-def _stopped(proc: subprocess.Popen, marker: str) -> str:
+def _stopped(proc: subprocess.Popen) -> str:
     """The sweep's output once it has exited; asserts that none of its processes outlives it by 10 s."""
     out, _ = proc.communicate(timeout=120)
     deadline = time.monotonic() + 10
-    while _processes_with(marker) and time.monotonic() < deadline:
+    while _session_processes(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    left = _processes_with(marker)
+    left = _session_processes(proc.pid)
     for pid in left:  # leave nothing behind even when failing
         os.kill(pid, signal.SIGKILL)
     assert not left, f"still running 10 s after the sweep ended: {sorted(left.values())}"
@@ -190,8 +193,6 @@ def test_ray_sweep_stopped_by_sigint_then_sigterm_leaves_no_process_and_resumes(
     """A real local Ray sweep, started from a folder holding another rpusim package: Ctrl-C (SIGINT
     to the process group) after one point finished, then the same command resumes and gets SIGTERM."""
     pytest.importorskip("ray")
-    marker = f"RPUSIM_SWEEP_TEST={uuid.uuid4().hex}"
-    key, value = marker.split("=")
     driver = tmp_path / "bin" / "driver.py"  # not `python -m`, which would put the folder first on sys.path
     driver.parent.mkdir()
     driver.write_text("from rpusim.cli import main\nmain()\n")
@@ -199,18 +200,18 @@ def test_ray_sweep_stopped_by_sigint_then_sigterm_leaves_no_process_and_resumes(
     cmd = [sys.executable, str(driver), "sweep", "fc-mnist", "--preset", "quick", "--variants", "fp",
            "--grid", "train.epochs=1,1000", "--set", "data.train_limit=100", "--set", "data.test_limit=50",
            "--set", "model.hidden=[8]", "--workers", "2", "--out", str(tmp_path / "out")]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", key: value}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     short, long = (tmp_path / "out" / "fc-mnist" / "sweep" / f"fp__train.epochs={n}" for n in (1, 1000))
 
     def start() -> subprocess.Popen:
         return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
+                                start_new_session=True)  # its own session and process group
 
     first = start()
     _wait_for(lambda: (short / "summary.json").exists() and (long / "checkpoint.pt").exists(), first,
               "finished short point and checkpoint of the long one")
     os.killpg(first.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-    out = _stopped(first, marker)
+    out = _stopped(first)
     assert first.returncode == 130, out
     assert "sweep stopped by SIGINT: 1 of 2 points finished" in out
     assert "  finished     fp__train.epochs=1: test_error final " in out
@@ -221,7 +222,7 @@ def test_ray_sweep_stopped_by_sigint_then_sigterm_leaves_no_process_and_resumes(
     second = start()
     _wait_for(lambda: "resumed after epoch" in (long / "log.txt").read_text(), second, "resumed long point")
     second.send_signal(signal.SIGTERM)
-    out = _stopped(second, marker)
+    out = _stopped(second)
     assert second.returncode == 143, out
     assert "2 points, 1 finished before, 1 to run" in out
     assert "sweep stopped by SIGTERM: 1 of 2 points finished" in out

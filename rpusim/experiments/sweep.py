@@ -330,11 +330,16 @@ def _run_ray(todo: list[SweepPoint], sweep_dir: Path, workers: int, address: str
 def interruption_message(points: list[SweepPoint], results: dict[str, PointResult], sweep_dir: Path,
                          signum: int) -> str:
     """What a stopped sweep leaves: each point finished (with its metric), failed, stopped with a
-    checkpoint, or not started; and how to go on."""
-    lines = []
+    checkpoint, or not begun; and how to go on. A point whose ``summary.json`` exists is finished,
+    even if its result did not reach this process before the signal."""
+    lines, n_finished = [], 0
     for p in points:
         r = results.get(p.name)
+        summary_path = sweep_dir / p.name / "summary.json"
+        if r is None and summary_path.exists():
+            r = PointResult(p.name, "done", json.loads(summary_path.read_text()))
         if r is not None and r.status != "failed":
+            n_finished += 1
             lines.append(f"  finished     {p.name}: {r.summary['metric']} final {r.summary['final']:.3f}")
         elif r is not None:
             lines.append(f"  failed       {p.name}: {r.error}")
@@ -342,8 +347,7 @@ def interruption_message(points: list[SweepPoint], results: dict[str, PointResul
             lines.append(f"  interrupted  {p.name}: resumes from its last finished epoch")
         else:
             lines.append(f"  pending      {p.name}: no epoch finished yet (starts from the beginning)")
-    n_done = sum(r.status != "failed" for r in results.values())
-    return "\n".join([f"sweep stopped by {signal.Signals(signum).name}: {n_done} of {len(points)} points finished",
+    return "\n".join([f"sweep stopped by {signal.Signals(signum).name}: {n_finished} of {len(points)} points finished",
                       *lines,
                       "to continue, run the same command again: finished points are skipped, unfinished ones "
                       "resume from their last epoch"])
