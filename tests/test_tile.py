@@ -437,3 +437,14 @@ def test_rpu_config_yaml_round_trip(tmp_path):
     back = RPUConfig.from_yaml(tmp_path / "rpu.yaml")
     assert back == cfg and isinstance(back.device, ConstantStepDevice)
     assert RPUConfig.from_dict({"device": {"type": "ideal"}}).device == IdealDevice()
+
+
+def test_tile_public_random_stream_and_pass_counts():
+    """What a kernel running a tile's passes outside forward/backward uses (the LSTM sequence
+    kernel): the tile's own generator, and counters added under the direction's names."""
+    tile = AnalogTile(3, 4, RPUConfig(), seed=5)
+    assert tile.random_stream() is tile.generator
+    tile.forward(torch.ones(2, 4))
+    tile.count_passes("bwd", {"mvms": 3, "saturated": 2, "saturated_final": 1})
+    assert tile.stats["fwd_mvms"] == 2
+    assert (tile.stats["bwd_mvms"], tile.stats["bwd_saturated"], tile.stats["bwd_saturated_final"]) == (3, 2, 1)
