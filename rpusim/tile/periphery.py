@@ -21,7 +21,7 @@ from torch import Tensor
 from ..fast_path import use_fast_kernel
 from ..numba_random import draw_seed, fill, seeded_state
 from .config import IOConfig
-from .periphery_kernel import NM_ABS_MAX, NM_CONSTANT, NM_NONE, P_NM, P_NM_CONST, mvm
+from .periphery_kernel import NM_ABS_MAX, NM_CONSTANT, NM_NONE, IOParams, mvm
 
 
 def quantize(x: Tensor, bits: int, bound: float, stochastic: bool,
@@ -96,7 +96,7 @@ def _kernel_pass(x: Tensor, w: Tensor, io: IOConfig, gen, transposed: bool,
     Returns (y, samples saturated in the first pass, samples saturated after bound management)."""
     p = io_params(io)
     if io.noise_management == "average_abs_max" and running is not None:
-        p[P_NM], p[P_NM_CONST] = NM_CONSTANT, max(float(running), 1e-30)
+        p = p._replace(nm=NM_CONSTANT, nm_constant=max(float(running), 1e-30))
     counts = np.zeros(3, np.int64)
     w_np = w.detach().numpy()
     rng = seeded_state(draw_seed(gen))
@@ -112,32 +112,34 @@ def _kmax(bits: int) -> int:
     return 2 ** (bits - 1) - 1 if bits > 0 else 0
 
 
-_IO_PARAMS: dict[tuple, np.ndarray] = {}  # io_params by the config's field values
+_IO_PARAMS: dict[tuple, IOParams] = {}  # io_params by the config's field values
 
 
-def io_params(io: IOConfig) -> np.ndarray:
-    """The periphery of one direction as the parameter vector of :func:`.periphery_kernel.mvm`
+def io_params(io: IOConfig) -> IOParams:
+    """The periphery of one direction as the kernels' :class:`.periphery_kernel.IOParams`
     (weight noise is not supported there; 'average_abs_max' reads as 'abs_max' unless the caller
     sets the running scale as a constant, see :func:`_kernel_pass` and :func:`kernel_supports`).
-    A fresh copy each call (callers may change it); made once per distinct set of values."""
+    Made once per distinct set of values (an immutable tuple: ``_replace`` makes a changed copy)."""
     key = tuple(io.__dict__.values())
     p = _IO_PARAMS.get(key)
     if p is None:
         if len(_IO_PARAMS) > 256:
             _IO_PARAMS.clear()
         p = _IO_PARAMS[key] = _io_params(io)
-    return p.copy()
+    return p
 
 
-def _io_params(io: IOConfig) -> np.ndarray:
+def _io_params(io: IOConfig) -> IOParams:
     nm = {"none": NM_NONE, "abs_max": NM_ABS_MAX, "average_abs_max": NM_ABS_MAX,
           "constant": NM_CONSTANT}[io.noise_management]
     inp_res = 2 * io.inp_bound / (2**io.inp_bits - 2) if io.inp_bits > 0 else 1.0
     out_res = 2 * io.out_bound / (2**io.out_bits - 2) if io.out_bits > 0 else 1.0
     bm_iter = io.bm_max_iter if io.bound_management == "iterative" else 0
-    return np.array([io.is_perfect, nm, io.nm_constant, inp_res, _kmax(io.inp_bits), io.inp_bound,
-                     io.inp_sto_round, io.inp_noise, io.out_noise, io.out_bound, out_res, _kmax(io.out_bits),
-                     io.out_sto_round, bm_iter], np.float64)
+    return IOParams(perfect=bool(io.is_perfect), nm=nm, nm_constant=float(io.nm_constant), inp_res=float(inp_res),
+                    inp_kmax=_kmax(io.inp_bits), inp_bound=float(io.inp_bound), inp_sto_round=bool(io.inp_sto_round),
+                    inp_noise=float(io.inp_noise), out_noise=float(io.out_noise), out_bound=float(io.out_bound),
+                    out_res=float(out_res), out_kmax=_kmax(io.out_bits), out_sto_round=bool(io.out_sto_round),
+                    bm_iter=int(bm_iter))
 
 
 def draw_pass_noise(io: IOConfig, gen, n_passes: int, n_rows: int, n_in: int, n_out: int):

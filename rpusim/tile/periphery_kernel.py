@@ -12,6 +12,7 @@ source of randomness is off or not given.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir
@@ -109,10 +110,29 @@ def adc(y, res, scale, noise, xi, bound, inv_out_res, out_res, kmax, u, saturate
 
 
 # --- a whole analog pass ---------------------------------------------------------------------------
-# Parameters of one direction's periphery, packed by :func:`.periphery.io_params`:
-P_PERFECT, P_NM, P_NM_CONST, P_INP_RES, P_INP_KMAX, P_INP_BOUND, P_INP_STO, P_INP_NOISE, \
-    P_OUT_NOISE, P_OUT_BOUND, P_OUT_RES, P_OUT_KMAX, P_OUT_STO, P_BM_ITER = range(14)
 NM_NONE, NM_ABS_MAX, NM_CONSTANT = 0, 1, 2
+
+
+class IOParams(NamedTuple):
+    """One direction's periphery as the kernels read it (made by :func:`.periphery.io_params`).
+
+    Resolutions are the DAC/ADC steps (2·bound / (2^bits − 2)), ``*_kmax`` the largest level
+    index (2^(bits−1) − 1; 0: no quantisation); numba passes the fields as one typed tuple."""
+
+    perfect: bool          # no periphery at all: y = W·x
+    nm: int                # noise management: NM_NONE, NM_ABS_MAX or NM_CONSTANT
+    nm_constant: float     # the scale of NM_CONSTANT
+    inp_res: float
+    inp_kmax: int
+    inp_bound: float
+    inp_sto_round: bool
+    inp_noise: float       # std of the DAC's output noise, in units of the input bound
+    out_noise: float       # std of the additive output noise
+    out_bound: float
+    out_res: float
+    out_kmax: int
+    out_sto_round: bool
+    bm_iter: int           # bound-management repetitions (0: off)
 
 
 @njit(cache=True)
@@ -131,16 +151,15 @@ def _one_pass(v, scale, abs_max, w_t, p, rng, saturated, u_in, xi_in, xi_out, u_
     the product, :func:`adc`; random numbers not given (empty arrays) are drawn from ``rng``."""
     n_rows, n = v.shape
     m = w_t.shape[1]
-    inp_kmax, out_kmax = int(p[P_INP_KMAX]), int(p[P_OUT_KMAX])
-    u_in = _or_draw(u_in, rng, n_rows, n, p[P_INP_STO] > 0 and inp_kmax > 0, False)
-    xi_in = _or_draw(xi_in, rng, n_rows, n, p[P_INP_NOISE] > 0, True)
-    x_unit = dac(v, scale, abs_max, np.float32(1 / p[P_INP_RES]), inp_kmax, np.float32(p[P_INP_BOUND]),
-                 u_in, np.float32(p[P_INP_NOISE] / p[P_INP_RES]), xi_in)
+    u_in = _or_draw(u_in, rng, n_rows, n, p.inp_sto_round and p.inp_kmax > 0, False)
+    xi_in = _or_draw(xi_in, rng, n_rows, n, p.inp_noise > 0, True)
+    x_unit = dac(v, scale, abs_max, np.float32(1 / p.inp_res), p.inp_kmax, np.float32(p.inp_bound),
+                 u_in, np.float32(p.inp_noise / p.inp_res), xi_in)
     y = np.dot(x_unit, w_t)
-    xi_out = _or_draw(xi_out, rng, n_rows, m, p[P_OUT_NOISE] > 0, True)
-    u_out = _or_draw(u_out, rng, n_rows, m, p[P_OUT_STO] > 0 and out_kmax > 0, False)
-    adc(y, np.float32(p[P_INP_RES]), scale, np.float32(p[P_OUT_NOISE]), xi_out, np.float32(p[P_OUT_BOUND]),
-        np.float32(1 / p[P_OUT_RES]), np.float32(p[P_OUT_RES]), out_kmax, u_out, saturated)
+    xi_out = _or_draw(xi_out, rng, n_rows, m, p.out_noise > 0, True)
+    u_out = _or_draw(u_out, rng, n_rows, m, p.out_sto_round and p.out_kmax > 0, False)
+    adc(y, np.float32(p.inp_res), scale, np.float32(p.out_noise), xi_out, np.float32(p.out_bound),
+        np.float32(1 / p.out_res), np.float32(p.out_res), p.out_kmax, u_out, saturated)
     return y
 
 
@@ -152,19 +171,19 @@ def mvm(v, w_t, p, rng, stats, u_in, xi_in, xi_out, u_out):
     (u_in, xi_in: rows × in; xi_out, u_out: rows × out; empty arrays: draw from the xoshiro state
     ``rng``), the repetitions of bound management draw theirs from ``rng``."""
     n_rows = v.shape[0]
-    if p[P_PERFECT] > 0:
+    if p.perfect:
         return np.dot(v, w_t)
-    nm = int(p[P_NM])
+    nm = p.nm
     scale = np.empty(n_rows, np.float32)
     if nm != NM_ABS_MAX:
-        scale[:] = np.float32(p[P_NM_CONST]) if nm == NM_CONSTANT else np.float32(1.0)
+        scale[:] = np.float32(p.nm_constant) if nm == NM_CONSTANT else np.float32(1.0)
     saturated = np.empty(n_rows, np.bool_)
     y = _one_pass(v, scale, nm == NM_ABS_MAX, w_t, p, rng, saturated, u_in, xi_in, xi_out, u_out)
     idx = np.flatnonzero(saturated)
     stats[0] += n_rows
     stats[1] += idx.size
     none = np.zeros((0, 0), np.float32)
-    for _ in range(int(p[P_BM_ITER])):
+    for _ in range(p.bm_iter):
         if idx.size == 0:
             break
         sub_scale = scale[idx] * np.float32(2.0)
