@@ -10,7 +10,7 @@ repeating the pass for those samples only (aihwkit's iterative bound management)
 On the CPU (float32, no weight noise; :func:`rpusim.fast_path.use_fast_kernel` decides) a pass,
 bound management included, is one call of :func:`.periphery_kernel.mvm` (numba; its random numbers
 from a xoshiro stream seeded by the tile's generator); elsewhere the tensor operations of
-:func:`_one_pass`, the reference.
+:func:`_tensor_pass`, the reference.
 """
 from __future__ import annotations
 
@@ -47,9 +47,10 @@ def _levels(v: Tensor, bits: int, stochastic: bool, gen) -> Tensor:
     return v.clamp_(-k, k)
 
 
-def _one_pass(x: Tensor, scale: Tensor | None, w: Tensor, io: IOConfig, gen,
-              transposed: bool) -> tuple[Tensor, Tensor]:
-    """One pass of the inputs x/s through the array; returns (s·y, per-sample saturated)."""
+def _tensor_dac_mvm_adc(x: Tensor, scale: Tensor | None, w: Tensor, io: IOConfig, gen,
+                        transposed: bool) -> tuple[Tensor, Tensor]:
+    """One pass of the inputs x/s through DAC, array and ADC, in tensor operations; returns
+    (s·y, per-sample saturated)."""
     x_unit = x if scale is None else x * (1 / scale)
     if io.inp_bits > 0:  # DAC: y is computed on the integer levels, then scaled by the step
         res = 2 * io.inp_bound / (2**io.inp_bits - 2)
@@ -180,10 +181,10 @@ def nm_scale(x: Tensor, io: IOConfig, running: Tensor | None) -> Tensor | None:
 
 
 def _tensor_pass(x, w, io, gen, transposed, running) -> tuple[Tensor, int, int]:
-    """The reference: :func:`_one_pass` in tensor operations, bound management repeating it on the
-    saturated samples; any device and dtype, weight noise included."""
+    """The reference: :func:`_tensor_dac_mvm_adc`, bound management repeating it on the saturated
+    samples; any device and dtype, weight noise included."""
     scale = nm_scale(x, io, running)
-    y, sat = _one_pass(x, scale, w, io, gen, transposed)
+    y, sat = _tensor_dac_mvm_adc(x, scale, w, io, gen, transposed)
     n_first = n_final = int(sat.sum())
     if n_first and io.bound_management == "iterative":
         if scale is None:
@@ -191,7 +192,7 @@ def _tensor_pass(x, w, io, gen, transposed, running) -> tuple[Tensor, int, int]:
         for _ in range(io.bm_max_iter):
             idx = sat.nonzero().squeeze(1)
             scale[idx] *= 2
-            y_i, sat_i = _one_pass(x[idx], scale[idx], w, io, gen, transposed)
+            y_i, sat_i = _tensor_dac_mvm_adc(x[idx], scale[idx], w, io, gen, transposed)
             y[idx] = y_i
             sat = sat.clone()
             sat[idx] = sat_i

@@ -1,7 +1,7 @@
 """A whole analog pass in numba (CPU): :func:`mvm`, the periphery around a BLAS product.
 
-The same arithmetic as the tensor reference :func:`.periphery._one_pass`, in the same float32
-order: one loop over the inputs (noise-management scale, DAC levels, input noise, :func:`dac`),
+The same arithmetic as the tensor reference :func:`.periphery._tensor_dac_mvm_adc`, in the same
+float32 order: one loop over the inputs (noise-management scale, DAC levels, input noise, :func:`dac`),
 the matrix product (BLAS, called from numba), one loop over the outputs (output noise,
 saturation flag, ADC levels, rescale, :func:`adc`), then bound management repeating the pass
 for the saturated rows only — instead of about fifteen small tensor operations per pass and a
@@ -146,7 +146,7 @@ def _or_draw(given, rng, n_rows, n_cols, on, normal):
 
 
 @njit(cache=True)
-def _one_pass(v, scale, abs_max, w_t, p, rng, saturated, u_in, xi_in, xi_out, u_out):
+def _kernel_dac_mvm_adc(v, scale, abs_max, w_t, p, rng, saturated, u_in, xi_in, xi_out, u_out):
     """One pass of the rows v through the periphery and the array (w_t: in × out): :func:`dac`,
     the product, :func:`adc`; random numbers not given (empty arrays) are drawn from ``rng``."""
     n_rows, n = v.shape
@@ -178,7 +178,7 @@ def mvm(v, w_t, p, rng, stats, u_in, xi_in, xi_out, u_out):
     if nm != NM_ABS_MAX:
         scale[:] = np.float32(p.nm_constant) if nm == NM_CONSTANT else np.float32(1.0)
     saturated = np.empty(n_rows, np.bool_)
-    y = _one_pass(v, scale, nm == NM_ABS_MAX, w_t, p, rng, saturated, u_in, xi_in, xi_out, u_out)
+    y = _kernel_dac_mvm_adc(v, scale, nm == NM_ABS_MAX, w_t, p, rng, saturated, u_in, xi_in, xi_out, u_out)
     idx = np.flatnonzero(saturated)
     stats[0] += n_rows
     stats[1] += idx.size
@@ -189,7 +189,7 @@ def mvm(v, w_t, p, rng, stats, u_in, xi_in, xi_out, u_out):
         sub_scale = scale[idx] * np.float32(2.0)
         scale[idx] = sub_scale
         sub_sat = np.empty(idx.size, np.bool_)
-        y_sub = _one_pass(v[idx], sub_scale, False, w_t, p, rng, sub_sat, none, none, none, none)
+        y_sub = _kernel_dac_mvm_adc(v[idx], sub_scale, False, w_t, p, rng, sub_sat, none, none, none, none)
         for k in range(idx.size):
             y[idx[k]] = y_sub[k]
         idx = idx[sub_sat]
