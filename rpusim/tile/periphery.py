@@ -21,7 +21,7 @@ from torch import Tensor
 from ..fast_path import use_fast_kernel
 from ..numba_random import draw_seed, fill, seeded_state
 from .config import IOConfig
-from .periphery_kernel import NM_ABS_MAX, NM_CONSTANT, NM_NONE, IOParams, mvm
+from .periphery_kernel import IO_PARAMS, NM_ABS_MAX, NM_CONSTANT, NM_NONE, mvm
 
 
 def quantize(x: Tensor, bits: int, bound: float, stochastic: bool,
@@ -97,7 +97,8 @@ def _kernel_pass(x: Tensor, w: Tensor, io: IOConfig, gen, transposed: bool,
     Returns (y, samples saturated in the first pass, samples saturated after bound management)."""
     p = io_params(io)
     if io.noise_management == "average_abs_max" and running is not None:
-        p = p._replace(nm=NM_CONSTANT, nm_constant=max(float(running), 1e-30))
+        p = p.copy()
+        p["nm"], p["nm_constant"] = NM_CONSTANT, max(float(running), 1e-30)
     counts = np.zeros(3, np.int64)
     w_np = w.detach().numpy()
     rng = seeded_state(draw_seed(gen))
@@ -113,14 +114,15 @@ def _kmax(bits: int) -> int:
     return 2 ** (bits - 1) - 1 if bits > 0 else 0
 
 
-_IO_PARAMS: dict[tuple, IOParams] = {}  # io_params by the config's field values
+_IO_PARAMS: dict[tuple, np.ndarray] = {}  # io_params by the config's field values
 
 
-def io_params(io: IOConfig) -> IOParams:
-    """The periphery of one direction as the kernels' :class:`.periphery_kernel.IOParams`
-    (weight noise is not supported there; 'average_abs_max' reads as 'abs_max' unless the caller
-    sets the running scale as a constant, see :func:`_kernel_pass` and :func:`kernel_supports`).
-    Made once per distinct set of values (an immutable tuple: ``_replace`` makes a changed copy)."""
+def io_params(io: IOConfig) -> np.ndarray:
+    """The periphery of one direction as the kernels read it: an array of one
+    :data:`.periphery_kernel.IO_PARAMS` record (weight noise is not supported there;
+    'average_abs_max' reads as 'abs_max' unless the caller sets the running scale as a constant,
+    see :func:`_kernel_pass` and :func:`kernel_supports`). Made once per distinct set of values
+    and read-only (a caller that changes it works on a copy)."""
     key = tuple(io.__dict__.values())
     p = _IO_PARAMS.get(key)
     if p is None:
@@ -130,17 +132,21 @@ def io_params(io: IOConfig) -> IOParams:
     return p
 
 
-def _io_params(io: IOConfig) -> IOParams:
+def _io_params(io: IOConfig) -> np.ndarray:
     nm = {"none": NM_NONE, "abs_max": NM_ABS_MAX, "average_abs_max": NM_ABS_MAX,
           "constant": NM_CONSTANT}[io.noise_management]
     inp_res = 2 * io.inp_bound / (2**io.inp_bits - 2) if io.inp_bits > 0 else 1.0
     out_res = 2 * io.out_bound / (2**io.out_bits - 2) if io.out_bits > 0 else 1.0
-    bm_iter = io.bm_max_iter if io.bound_management == "iterative" else 0
-    return IOParams(perfect=bool(io.is_perfect), nm=nm, nm_constant=float(io.nm_constant), inp_res=float(inp_res),
-                    inp_kmax=_kmax(io.inp_bits), inp_bound=float(io.inp_bound), inp_sto_round=bool(io.inp_sto_round),
-                    inp_noise=float(io.inp_noise), out_noise=float(io.out_noise), out_bound=float(io.out_bound),
-                    out_res=float(out_res), out_kmax=_kmax(io.out_bits), out_sto_round=bool(io.out_sto_round),
-                    bm_iter=int(bm_iter))
+    values = {"perfect": io.is_perfect, "nm": nm, "nm_constant": io.nm_constant, "inp_res": inp_res,
+              "inp_kmax": _kmax(io.inp_bits), "inp_bound": io.inp_bound, "inp_sto_round": io.inp_sto_round,
+              "inp_noise": io.inp_noise, "out_noise": io.out_noise, "out_bound": io.out_bound, "out_res": out_res,
+              "out_kmax": _kmax(io.out_bits), "out_sto_round": io.out_sto_round,
+              "bm_iter": io.bm_max_iter if io.bound_management == "iterative" else 0}
+    p = np.zeros(1, IO_PARAMS)
+    for name, value in values.items():
+        p[name] = value
+    p.flags.writeable = False
+    return p
 
 
 def draw_pass_noise(io: IOConfig, gen, n_passes: int, n_rows: int, n_in: int, n_out: int):

@@ -12,7 +12,6 @@ source of randomness is off or not given.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numpy as np
 from llvmlite import ir
@@ -113,26 +112,26 @@ def adc(y, res, scale, noise, xi, bound, inv_out_res, out_res, kmax, u, saturate
 NM_NONE, NM_ABS_MAX, NM_CONSTANT = 0, 1, 2
 
 
-class IOParams(NamedTuple):
-    """One direction's periphery as the kernels read it (made by :func:`.periphery.io_params`).
-
-    Resolutions are the DAC/ADC steps (2·bound / (2^bits − 2)), ``*_kmax`` the largest level
-    index (2^(bits−1) − 1; 0: no quantisation); numba passes the fields as one typed tuple."""
-
-    perfect: bool          # no periphery at all: y = W·x
-    nm: int                # noise management: NM_NONE, NM_ABS_MAX or NM_CONSTANT
-    nm_constant: float     # the scale of NM_CONSTANT
-    inp_res: float
-    inp_kmax: int
-    inp_bound: float
-    inp_sto_round: bool
-    inp_noise: float       # std of the DAC's output noise, in units of the input bound
-    out_noise: float       # std of the additive output noise
-    out_bound: float
-    out_res: float
-    out_kmax: int
-    out_sto_round: bool
-    bm_iter: int           # bound-management repetitions (0: off)
+IO_PARAMS = np.dtype([
+    ("perfect", np.bool_),          # no periphery at all: y = W·x
+    ("nm", np.int64),               # noise management: NM_NONE, NM_ABS_MAX or NM_CONSTANT
+    ("nm_constant", np.float64),    # the scale of NM_CONSTANT
+    ("inp_res", np.float64),
+    ("inp_kmax", np.int64),
+    ("inp_bound", np.float64),
+    ("inp_sto_round", np.bool_),
+    ("inp_noise", np.float64),      # std of the DAC's output noise, in units of the input bound
+    ("out_noise", np.float64),      # std of the additive output noise
+    ("out_bound", np.float64),
+    ("out_res", np.float64),
+    ("out_kmax", np.int64),
+    ("out_sto_round", np.bool_),
+    ("bm_iter", np.int64),          # bound-management repetitions (0: off)
+], align=True)
+"""One direction's periphery as the kernels read it: a record (made by :func:`.periphery.io_params`,
+passed as an array of one, which numba takes at the cost of a plain array). Resolutions are the
+DAC/ADC steps (2·bound / (2^bits − 2)), ``*_kmax`` the largest level index (2^(bits−1) − 1; 0: no
+quantisation)."""
 
 
 @njit(cache=True)
@@ -164,13 +163,14 @@ def _kernel_dac_mvm_adc(v, scale, abs_max, w_t, p, rng, saturated, u_in, xi_in, 
 
 
 @njit(cache=True)
-def mvm(v, w_t, p, rng, stats, u_in, xi_in, xi_out, u_out):
-    """y = v·w_t through the periphery of parameters ``p``, as :func:`.periphery.analog_mvm` does it
+def mvm(v, w_t, params, rng, stats, u_in, xi_in, xi_out, u_out):
+    """y = v·w_t through the periphery of ``params`` (an array of one :data:`IO_PARAMS` record), as :func:`.periphery.analog_mvm` does it
     (noise management, iterative bound management on the saturated rows only); ``stats`` +=
     (rows, saturated first, saturated finally). The first pass uses the random numbers given
     (u_in, xi_in: rows × in; xi_out, u_out: rows × out; empty arrays: draw from the xoshiro state
     ``rng``), the repetitions of bound management draw theirs from ``rng``."""
     n_rows = v.shape[0]
+    p = params[0]
     if p.perfect:
         return np.dot(v, w_t)
     nm = p.nm
