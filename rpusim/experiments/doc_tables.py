@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shlex
 import statistics
@@ -87,6 +88,10 @@ def difference(a: list[float], b: list[float]) -> tuple[float, float, bool | Non
         return ma - mb, math.nan, None
     se = math.sqrt(sa ** 2 / na + sb ** 2 / nb)
     return ma - mb, se, abs(ma - mb) > RESOLVE_SE * se
+
+
+def metric_label(metric: str) -> str:
+    return metric.replace("_", " ") + (" (%)" if metric.endswith("error") else "")
 
 
 def fmt(x: float, digits: int) -> str:
@@ -246,7 +251,7 @@ def render_table(block: Block, root: Path) -> str:
                          diff_cell(_column_values(recs, at, metric, where),
                                    _column_values(rows[ref], at, metric, where), digits))
         lines.append("| " + " | ".join(cells) + " |")
-    note = (f"{metric.replace('_', ' ')}; records: `{RESULTS_DIR}/{p['study']}/{p['experiment']}/`; "
+    note = (f"{metric_label(metric)}; records: `{RESULTS_DIR}/{p['study']}/{p['experiment']}/`; "
             "a cell is mean ± sd over the seeds (sample standard deviation)")
     if ref:
         note += (f"; a difference from `{ref}` is resolved when |Δ| > {RESOLVE_SE:g}·√(sd₁²/n₁ + sd₂²/n₂) "
@@ -278,7 +283,6 @@ def _round(x: float) -> float | None:
 
 
 def _rel(target: Path, doc: Path, root: Path) -> str:
-    import os
     return Path(os.path.relpath(root / target, (root / doc).parent)).as_posix()
 
 
@@ -294,7 +298,7 @@ def render_figure(block: Block, root: Path, data: dict | None) -> str:
 
 
 def draw_figure(data: dict, path: Path, title: str) -> None:
-    from .plots import _label, save_figure, spans_decades, plt
+    from .plots import plt, save_figure, spans_decades
     fig, ax = plt.subplots(figsize=(7, 4.5))
     values = []
     for v, d in data["variants"].items():
@@ -308,7 +312,7 @@ def draw_figure(data: dict, path: Path, title: str) -> None:
         hi = [m + (s or 0) for m, s in zip(ms, sds)]
         ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(_label(data["metric"]))
+    ax.set_ylabel(metric_label(data["metric"]))
     if "error" in data["metric"] and spans_decades(values):
         ax.set_yscale("log")
     ax.set_title(title)
@@ -338,8 +342,8 @@ def render_bench(root: Path) -> str:
     if not latest:
         return ("No benchmark record yet: run each `benchmarks/bench_*.py` with `--record` "
                 f"(writes `{RESULTS_DIR}/benchmarks/BENCH/DATE.json`).")
-    lines = ["| benchmark | figure | median | range over rounds | rounds | commit | date (UTC) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| benchmark | figure | value | how | range over rounds | rounds | commit | date (UTC) |",
+             "|---|---|---|---|---|---|---|---|"]
     notes = []
     for bench, rec in latest.items():
         commit = rec["commit"] + (" (dirty)" if rec.get("dirty") else "")
@@ -347,7 +351,7 @@ def render_bench(root: Path) -> str:
             rounds = fig.get("rounds", [])
             unit = fig.get("unit", "")
             rng = f"{min(rounds):.3g}–{max(rounds):.3g}{unit}" if rounds else "–"
-            lines.append(f"| {bench} | {name} | **{fig['value']:.3g}{unit}** | {rng} | {len(rounds)} | "
+            lines.append(f"| {bench} | {name} | **{fig['value']:.3g}{unit}** | {fig.get('how', '')} | {rng} | {len(rounds)} | "
                          f"{commit} | {rec['date']} |")
         m = rec["machine"]
         notes.append(f"* {bench}: `{rec['command']}` (OMP_NUM_THREADS={rec.get('omp_num_threads') or 'unset'}, "
