@@ -43,9 +43,9 @@ from .records import RESULTS_DIR, Record, latest_bench_records, study_records
 
 #: The documents ``rpusim report --all`` rewrites (relative to the repository root).
 DOC_GLOBS = ("README.md", "RESULTS.md", "BENCHMARKS.md", "docs/*.md")
-BLOCK = re.compile(r"<!-- rpusim:(?P<kind>table|figure|bench)(?P<params>[^\n]*?)-->\n"
-                   r"(?P<body>.*?)<!-- /rpusim:(?P=kind) -->", re.S)
-OPENING = re.compile(r"<!-- /?rpusim:")
+BLOCK = re.compile(r"^<!-- rpusim:(?P<kind>table|figure|bench)(?P<params>[^\n]*?)-->\n"
+                   r"(?P<body>.*?)^<!-- /rpusim:(?P=kind) -->", re.S | re.M)
+OPENING = re.compile(r"^<!-- /?rpusim:", re.M)  # a marker starts a line (one inside prose is text)
 TABLE_KEYS = {"study", "experiment", "metric", "variants", "epochs", "columns", "compare", "compare_at",
               "digits", "run"}
 FIGURE_KEYS = {"study", "experiment", "metric", "variants", "path", "title", "run"}
