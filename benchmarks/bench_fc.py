@@ -99,9 +99,10 @@ def main() -> None:
         r = bench(b, args.rounds, steps, x, y)
         others = "  ".join(f"{k} {v:.2f}" for k, v in r.items() if k.startswith("aihwkit"))
         print(f"{b:>5} {r['fp_ms']:>11.3f} {r['rpusim_ms']:>15.3f} {r['rpusim/fp']:>9.2f}×  {others}")
-        for name, unit in (("rpusim/fp", "×"), ("fp_ms", " ms"), ("rpusim_ms", " ms")):
-            figures[f"batch {b}: {name.replace('_ms', ' ms/step').replace('/', ' ÷ ')}"] = {
-                "value": r[name], "unit": unit, "rounds": r["rounds"][name], "how": "median of the rounds"}
+        for key, name, unit in (("rpusim/fp", "rpusim ÷ fp", "×"), ("fp_ms", "fp ms/step", " ms"),
+                                ("rpusim_ms", "rpusim ms/step", " ms")):
+            figures[f"batch {b}: {name}"] = {"value": r[key], "unit": unit, "rounds": r["rounds"][key],
+                                             "how": "median of the rounds"}
     print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if args.record:
         from rpusim.experiments.records import write_bench_record

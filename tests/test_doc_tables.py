@@ -149,3 +149,11 @@ def test_the_benchmark_block_shows_the_latest_record(tmp_path):
     text = (tmp_path / "BENCHMARKS.md").read_text()
     assert "**2.2×**" in text and "1.8–2.4×" in text and "9" not in text.split("\n")[3]
     assert "`bench_x.py --rounds 3`" in text and "2026-01-02T00:00:00Z" in text
+
+
+def test_markers_inside_fenced_code_or_prose_are_examples_not_blocks(tmp_path):
+    doc = ("Blocks sit between `<!-- rpusim:table ... -->` markers, e.g.\n\n```\n"
+           "<!-- rpusim:table study=s experiment=e -->\n(generated)\n<!-- /rpusim:table -->\n<!-- rpusim:bench -->\n```\n")
+    (tmp_path / "README.md").write_text(doc)
+    assert find_blocks(doc, Path("README.md")) == []
+    assert check(tmp_path).exit_code == 0 and (tmp_path / "README.md").read_text() == doc

@@ -132,11 +132,18 @@ def parse_params(text: str, where: str, allowed: set[str]) -> dict[str, str]:
     return params
 
 
+FENCE = re.compile(r"^```.*?^```[^\n]*$", re.S | re.M)
+
+
 def find_blocks(text: str, doc: Path) -> list[Block]:
-    """Every marker block of ``text``; a marker without its pair or with unknown keys is refused."""
+    """Every marker block of ``text`` (markers inside fenced code are examples, not blocks); a marker
+    without its pair or with unknown keys is refused."""
     blocks = []
-    covered = []
+    fenced = [(m.start(), m.end()) for m in FENCE.finditer(text)]
+    covered = list(fenced)
     for m in BLOCK.finditer(text):
+        if any(a <= m.start() < b for a, b in fenced):
+            continue
         line = text.count("\n", 0, m.start()) + 1
         allowed = {"table": TABLE_KEYS, "figure": FIGURE_KEYS, "bench": set()}[m["kind"]]
         params = parse_params(m["params"], f"{doc}:{line}", allowed)
@@ -338,25 +345,31 @@ def figure_sidecar_problem(block: Block, root: Path, data: dict | None) -> str |
 # --- benchmarks ---------------------------------------------------------------------------
 
 def render_bench(root: Path) -> str:
+    """The latest record of each benchmark: one row per ratio (×) with its range over the rounds, then
+    one line per record with its times, command, machine and record file."""
     latest = latest_bench_records(root)
     if not latest:
         return ("No benchmark record yet: run each `benchmarks/bench_*.py` with `--record` "
                 f"(writes `{RESULTS_DIR}/benchmarks/BENCH/DATE.json`).")
-    lines = ["| benchmark | figure | value | how | range over rounds | rounds | commit | date (UTC) |",
+    lines = ["| benchmark | ratio | value | how | range over rounds | rounds | commit | date (UTC) |",
              "|---|---|---|---|---|---|---|---|"]
     notes = []
     for bench, rec in latest.items():
         commit = rec["commit"] + (" (dirty)" if rec.get("dirty") else "")
+        times = []
         for name, fig in rec["figures"].items():
-            rounds = fig.get("rounds", [])
-            unit = fig.get("unit", "")
-            rng = f"{min(rounds):.3g}–{max(rounds):.3g}{unit}" if rounds else "–"
-            lines.append(f"| {bench} | {name} | **{fig['value']:.3g}{unit}** | {fig.get('how', '')} | {rng} | {len(rounds)} | "
-                         f"{commit} | {rec['date']} |")
+            rounds, unit = fig.get("rounds", []), fig.get("unit", "")
+            if unit != "×":
+                times.append(f"{name} {fig['value']:.3g}{unit}")
+                continue
+            rng = f"{min(rounds):.3g}–{max(rounds):.3g}×" if rounds else "–"
+            lines.append(f"| {bench} | {name} | **{fig['value']:.3g}×** | {fig.get('how', '')} | {rng} | "
+                         f"{len(rounds)} | {commit} | {rec['date']} |")
         m = rec["machine"]
-        notes.append(f"* {bench}: `{rec['command']}` (OMP_NUM_THREADS={rec.get('omp_num_threads') or 'unset'}, "
-                     f"{rec.get('torch_threads')} torch threads), {m.get('cpu')}, {m.get('cores')} cores, torch "
-                     f"{rec.get('torch')}, rpusim {rec.get('rpusim')}; record `{Path(rec['path']).relative_to(root).as_posix()}`")
+        notes.append(f"* {bench}: {', '.join(times)}; `{rec['command']}` (OMP_NUM_THREADS="
+                     f"{rec.get('omp_num_threads') or 'unset'}, torch threads: {rec.get('torch_threads')}), "
+                     f"{m.get('cpu')}, {m.get('cores')} cores, torch {rec.get('torch')}, rpusim {rec.get('rpusim')}; "
+                     f"record `{Path(rec['path']).relative_to(root).as_posix()}`")
     return "\n".join(lines) + "\n\n" + "\n".join(notes)
 
 
