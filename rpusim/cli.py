@@ -1,6 +1,7 @@
 """The ``rpusim`` command line (typer): list, run, sweep, report, record, analyze, devices, data.
 
-Exit codes: 0 success; 1 a run failed (diverged, missing data, a failed sweep point);
+Exit codes: 0 success; 1 a run failed (diverged, missing data, a failed sweep point), or
+``report --check`` found document blocks that differ from the records;
 2 bad input (unknown experiment, invalid config value, unknown key), reported on stderr
 as one readable message, without a traceback, before any work starts.
 """

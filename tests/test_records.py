@@ -113,6 +113,19 @@ def test_bad_study_names_are_refused(tmp_path, study):
     assert res.exit_code == 2 and "--study" in res.output and "Traceback" not in res.output
 
 
+def test_a_cnn_variant_starting_with_plus_is_recorded(tmp_path):
+    cfg = variant_configs(get_experiment("cnn-mnist"), ["+vr-k1k2"], "quick", {}, 0)["+vr-k1k2"]
+    run = tmp_path / "run"
+    run.mkdir()
+    save_config(cfg, run)
+    rows = [{"epoch": 0, "test_error": 90.0, "time_s": 0.0}, {"epoch": 1, "test_error": 20.0, "time_s": 1.0}]
+    write_metrics(rows, run)
+    (run / "summary.json").write_text(json.dumps(summarize(cfg, rows, "test_error")))
+    res = record(run, "--study", "cnn", "--root", tmp_path)
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "results" / "cnn" / "cnn-mnist" / "+vr-k1k2" / "seed-0" / "metrics.csv").is_file()
+
+
 def test_a_folder_that_is_no_run_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     res = record(tmp_path / "empty", "--study", "s", "--root", tmp_path)

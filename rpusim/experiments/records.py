@@ -51,14 +51,14 @@ RECORD_FILES = ("config.yaml", "metrics.csv", "summary.json")
 MAX_FILE_BYTES = 1_000_000
 #: Where records live, relative to the repository root.
 RESULTS_DIR = "results"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9+][A-Za-z0-9._+-]*$")  # variants such as +vr-k1k2 start with +
 
 
 def check_name(value: str, what: str) -> str:
     """``value`` if it is a safe folder name (letters, digits, ``._+-``), else a ConfigError."""
     if not _NAME.match(value or ""):
         raise ConfigError(f"{what} {value!r}: not a valid name (allowed: letters, digits and . _ + -, "
-                          "not starting with one of . _ + -)")
+                          "not starting with . _ or -)")
     return value
 
 
