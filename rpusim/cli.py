@@ -129,9 +129,10 @@ def sweep(
     out: Path = typer.Option(Path("runs"), "--out", help="results folder: points go to OUT/EXPERIMENT/NAME/POINT"),
     name: str = typer.Option("sweep", "--name", help="name of the sweep folder"),
 ) -> None:
-    """Train every grid point as its own run; finished points are skipped when run again."""
+    """Train every grid point as its own run; finished points are skipped when run again.
+    Ctrl-C (SIGINT) or SIGTERM stops it cleanly: exit code 130 or 143, with what finished and how to go on."""
     from .experiments import get_experiment, parse_set
-    from .experiments.sweep import parse_grid, run_sweep, sweep_points
+    from .experiments.sweep import SweepInterrupted, parse_grid, run_sweep, sweep_points
     from .fast_path import reference_forced
     try:
         reference_forced()  # a bad RPUSIM_REFERENCE is refused before anything is written
@@ -143,6 +144,9 @@ def sweep(
                             log=typer.echo)
     except ConfigError as err:
         _fail(str(err))
+    except SweepInterrupted as stopped:
+        typer.echo(str(stopped), err=True)
+        raise typer.Exit(128 + stopped.signum)
     typer.echo(f"\nsweep results in {sweep_dir}:")
     for r in results:
         shown = (f"{r.summary['metric']} final {r.summary['final']:.3f}  best {r.summary['best']:.3f}"

@@ -1,7 +1,14 @@
-"""Sweeps: grid parsing and validation, a real local Ray instance on a tiny grid, resume, failures."""
+"""Sweeps: grid parsing and validation, a real local Ray instance on a tiny grid, resume, failures,
+a folder named rpusim where the command runs, and stopping by SIGINT/SIGTERM."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -9,9 +16,17 @@ from typer.testing import CliRunner
 from rpusim.cli import app
 from rpusim.config import ConfigError
 from rpusim.experiments import get_experiment
+from rpusim.experiments import sweep as sweep_module
 from rpusim.experiments.sweep import parse_grid, point_name, run_sweep, sweep_points
 
 TINY = {"data": {"train_limit": 100, "test_limit": 100}}
+
+
+def _folder_with_fake_rpusim(path: Path) -> Path:
+    """A folder holding an empty package named rpusim, as the parent of a clone may (a namespace one)."""
+    (path / "rpusim").mkdir(parents=True)
+    (path / "rpusim" / "__init__.py").write_text("")
+    return path
 
 
 def test_parse_grid_values_are_yaml_and_lists_stay_whole():
@@ -51,7 +66,10 @@ def test_grid_points_validated_before_any_work(tmp_path):
 
 
 @pytest.mark.data("mnist")
-def test_sweep_on_local_ray_with_a_failing_point_then_resume(tmp_path):
+def test_sweep_on_local_ray_with_a_failing_point_then_resume(tmp_path, monkeypatch):
+    # started from a folder holding another "rpusim": the workers must still import the real one
+    monkeypatch.chdir(_folder_with_fake_rpusim(tmp_path / "cwd"))
+    tmp_path = tmp_path / "sweep"
     exp = get_experiment("fc-mnist")
     # lr 1000 makes the floating-point ReLU network diverge: those points fail at run time
     grid = parse_grid(["seed=0,1", "train.lr=0.01,1000"])
@@ -108,3 +126,108 @@ def test_sweep_cli_in_process_exit_codes(tmp_path):
     variants_only = CliRunner().invoke(app, [*args, "--name", "s3"])  # no grid: one point per variant
     assert variants_only.exit_code == 0, variants_only.output
     assert "done     fp:" in variants_only.output and (tmp_path / "fc-mnist" / "s3" / "fp" / "summary.json").exists()
+
+
+def test_ctrl_c_in_a_sweep_without_ray_lists_the_points_and_exits_130(tmp_path, monkeypatch):
+    def fake_point(cfg_data: dict, run_dir: str) -> dict:
+        if cfg_data["seed"] == 1:  # the second point: an epoch saved, then Ctrl-C
+            Path(run_dir).mkdir(parents=True)
+            (Path(run_dir) / "checkpoint.pt").write_bytes(b"")
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        return {"status": "done", "summary": {"metric": "test_error", "final": 12.5, "best": 12.0}}
+
+    monkeypatch.setattr(sweep_module, "run_point", fake_point)
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    result = CliRunner().invoke(app, ["sweep", "fc-mnist", "--preset", "quick", "--variants", "fp", "--workers", "1",
+                                      "--grid", "seed=0,1,2", "--out", str(tmp_path)])
+    assert result.exit_code == 130, result.output
+    assert result.stderr.splitlines() == [
+        "sweep stopped by SIGINT: 1 of 3 points finished",
+        "  finished     fp__seed=0: test_error final 12.500",
+        "  interrupted  fp__seed=1: resumes from its last finished epoch",
+        "  pending      fp__seed=2: no epoch finished yet (starts from the beginning)",
+        "to continue, run the same command again: finished points are skipped, unfinished ones resume from "
+        "their last epoch"]
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+    assert not (tmp_path / "fc-mnist" / "sweep" / "results.json").exists()
+
+
+def _session_processes(sid: int) -> dict[int, str]:
+    """pid: command line of each live process of session ``sid`` (a sweep started with its own
+    session: Ray's processes stay in it; their environment can't tell, Ray rewrites it with the title)."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            state, _, _, session = (proc / "stat").read_text().rsplit(")", 1)[1].split()[:4]
+            if state != "Z" and int(session) == sid:
+                found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:80]
+        except OSError:  # gone meanwhile
+            pass
+    return found
+
+
+def _wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 150) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"the sweep ended before {what}:\n{proc.communicate()[0]}"
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.2)
+
+
+def _stopped(proc: subprocess.Popen) -> str:
+    """The sweep's output once it has exited; asserts that none of its processes outlives it by 10 s."""
+    out, _ = proc.communicate(timeout=120)
+    deadline = time.monotonic() + 10
+    while _session_processes(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = _session_processes(proc.pid)
+    for pid in left:  # leave nothing behind even when failing
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"still running 10 s after the sweep ended: {sorted(left.values())}"
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.data("mnist")
+def test_ray_sweep_stopped_by_sigint_then_sigterm_leaves_no_process_and_resumes(tmp_path):
+    """A real local Ray sweep, started from a folder holding another rpusim package: Ctrl-C (SIGINT
+    to the process group) after one point finished, then the same command resumes and gets SIGTERM."""
+    pytest.importorskip("ray")
+    driver = tmp_path / "bin" / "driver.py"  # not `python -m`, which would put the folder first on sys.path
+    driver.parent.mkdir()
+    driver.write_text("from rpusim.cli import main\nmain()\n")
+    cwd = _folder_with_fake_rpusim(tmp_path / "cwd")
+    cmd = [sys.executable, str(driver), "sweep", "fc-mnist", "--preset", "quick", "--variants", "fp",
+           "--grid", "train.epochs=1,1000", "--set", "data.train_limit=100", "--set", "data.test_limit=50",
+           "--set", "model.hidden=[8]", "--workers", "2", "--out", str(tmp_path / "out")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    short, long = (tmp_path / "out" / "fc-mnist" / "sweep" / f"fp__train.epochs={n}" for n in (1, 1000))
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)  # its own session and process group
+
+    first = start()
+    _wait_for(lambda: (short / "summary.json").exists() and (long / "checkpoint.pt").exists(), first,
+              "finished short point and checkpoint of the long one")
+    os.killpg(first.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    out = _stopped(first)
+    assert first.returncode == 130, out
+    assert "sweep stopped by SIGINT: 1 of 2 points finished" in out
+    assert "  finished     fp__train.epochs=1: test_error final " in out
+    assert "  interrupted  fp__train.epochs=1000: resumes from its last finished epoch" in out
+    assert "to continue, run the same command again" in out
+    assert not (long / "error.txt").exists() and not (long / "summary.json").exists()
+
+    second = start()
+    _wait_for(lambda: "resumed after epoch" in (long / "log.txt").read_text(), second, "resumed long point")
+    second.send_signal(signal.SIGTERM)
+    out = _stopped(second)
+    assert second.returncode == 143, out
+    assert "2 points, 1 finished before, 1 to run" in out
+    assert "sweep stopped by SIGTERM: 1 of 2 points finished" in out
+    assert "  interrupted  fp__train.epochs=1000" in out
+    assert not (long / "error.txt").exists()

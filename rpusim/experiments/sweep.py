@@ -15,14 +15,23 @@ one worker and no address they run one after another in this process. A sweep is
 resumable: a point with ``summary.json`` is skipped, an unfinished one continues from its
 checkpoint. A point that raises is reported and its traceback saved as ``error.txt`` in its
 folder; the other points go on.
+
+Ray starts from the folder that holds the package (see :func:`_start_ray`), so workers import the
+same rpusim as the command whatever folder it runs in. SIGINT (Ctrl-C) and SIGTERM stop a sweep
+cleanly: running points are cancelled (each keeps the checkpoint of its last finished epoch), a local
+Ray instance is shut down, and :class:`SweepInterrupted` says which points finished and how to go on.
 """
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import signal
+import threading
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -160,13 +169,71 @@ def check_existing(points: list[SweepPoint], sweep_dir: Path) -> None:
                           "--name, or delete them):\n  " + "\n  ".join(clashes))
 
 
-def run_point(cfg_data: dict, run_dir: str) -> dict:
-    """Train one grid point (in this process, a pool process or a Ray worker); never raises."""
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]  # the folder holding the rpusim package imported here
+
+
+class SweepInterrupted(Exception):
+    """A sweep stopped by SIGINT or SIGTERM; ``str()`` lists the points that finished and how to go on."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.signum = signum
+
+
+class _StopSignals:
+    """While active (in the main thread), SIGINT and SIGTERM raise KeyboardInterrupt once and record
+    which signal came; later ones are ignored, so the cleanup that follows is not cut short."""
+
+    def __init__(self, log: Callable[[str], None]):
+        self.log = log
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+        self._deferring = False
+
+    def install(self) -> None:
+        """(Re)install the handlers; ``ray.init`` puts its own SIGTERM handler in place, so call it again after."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.signal(sig, self._handle)
+            self._previous.setdefault(sig, previous)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is None:
+            self.signum = signum
+            if self._deferring:
+                self.log(f"{signal.Signals(signum).name}: the sweep stops as soon as Ray has started")
+            else:
+                raise KeyboardInterrupt
+
+    @contextmanager
+    def deferred(self):
+        """A signal inside the block interrupts only at its end (Ray stopped while it starts leaves
+        processes behind for a minute)."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self.signum is not None:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+
+
+def run_point(cfg_data: dict, run_dir: str, workdir: str | None = None) -> dict:
+    """Train one grid point (in this process, a pool process or a Ray worker); never raises.
+    ``workdir``: the command's folder, for a local Ray worker (which starts in :data:`PACKAGE_PARENT`),
+    so relative paths, e.g. in ``RPUSIM_DATA``, mean the same as in the command."""
     import torch
 
     from . import catalog  # noqa: F401  (registers every experiment's tasks and models)
     from .train import save_config, train_run
 
+    if workdir is not None:
+        os.chdir(workdir)
     torch.set_num_threads(1)
     out = Path(run_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -193,22 +260,52 @@ def _run_local(todo: list[SweepPoint], sweep_dir: Path, report: Callable[[SweepP
         report(p, run_point(p.cfg.to_dict(), str(sweep_dir / p.name)))
 
 
-def _run_ray(todo: list[SweepPoint], sweep_dir: Path, workers: int, address: str | None,
-             report: Callable[[SweepPoint, dict], None], log: Callable[[str], None]) -> None:
+@contextmanager
+def _working_directory(path: Path):
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def _start_ray(workers: int, address: str | None, log: Callable[[str], None]) -> None:
+    """Start a local Ray instance with ``workers`` CPUs, or connect to the cluster at ``address``.
+
+    Ray puts the driver's working directory at ``ray.init`` first on every worker's ``sys.path`` (and
+    a local instance's workers also start there), so a folder named ``rpusim`` in it would shadow
+    the package: every point would fail with an ImportError. Ray therefore starts from
+    :data:`PACKAGE_PARENT`: the workers import the very package this process imported (installed,
+    editable or on ``PYTHONPATH``)."""
     import ray
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        t0 = time.perf_counter()
+    t0 = time.perf_counter()
+    with _working_directory(PACKAGE_PARENT):
         if address:
             ray.init(address=address, log_to_driver=False, logging_level="ERROR")
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-        log(f"ray: {ray.cluster_resources().get('CPU', 0):.0f} CPUs "
-            f"({'cluster ' + address if address else 'local'}, started in {time.perf_counter() - t0:.1f} s)")
-    remote = ray.remote(num_cpus=1, max_retries=0)(run_point)
+    log(f"ray: {ray.cluster_resources().get('CPU', 0):.0f} CPUs "
+        f"({'cluster ' + address if address else 'local'}, started in {time.perf_counter() - t0:.1f} s)")
+
+
+def _run_ray(todo: list[SweepPoint], sweep_dir: Path, workers: int, address: str | None,
+             report: Callable[[SweepPoint, dict], None], log: Callable[[str], None], stop: _StopSignals) -> None:
+    """Run the points as Ray tasks. On KeyboardInterrupt (a signal) the unfinished tasks are
+    cancelled (their workers killed: every checkpoint is written atomically) and Ray shut down."""
+    import ray
+
+    started_here = not ray.is_initialized()
+    pending: dict = {}
     try:
-        pending = {remote.remote(p.cfg.to_dict(), str(sweep_dir.resolve() / p.name)): p for p in todo}
+        if started_here:
+            with stop.deferred():
+                _start_ray(workers, address, log)
+                stop.install()
+        remote = ray.remote(num_cpus=1, max_retries=0)(run_point)
+        workdir = None if address else os.getcwd()
+        pending = {remote.remote(p.cfg.to_dict(), str(sweep_dir.resolve() / p.name), workdir): p for p in todo}
         while pending:
             [ref], _ = ray.wait(list(pending), num_returns=1)
             p = pending.pop(ref)
@@ -218,9 +315,39 @@ def _run_ray(todo: list[SweepPoint], sweep_dir: Path, workers: int, address: str
                 outcome = {"status": "failed", "error": f"ray task failed: {type(err).__name__}: {err}"}
                 atomic_write_text(sweep_dir / p.name / "error.txt", str(err))
             report(p, outcome)
+    except KeyboardInterrupt:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
     finally:
         if started_here:
             ray.shutdown()
+
+
+def interruption_message(points: list[SweepPoint], results: dict[str, PointResult], sweep_dir: Path,
+                         signum: int) -> str:
+    """What a stopped sweep leaves: each point finished (with its metric), failed, stopped with a
+    checkpoint, or not begun; and how to go on. A point whose ``summary.json`` exists is finished,
+    even if its result did not reach this process before the signal."""
+    lines, n_finished = [], 0
+    for p in points:
+        r = results.get(p.name)
+        summary_path = sweep_dir / p.name / "summary.json"
+        if r is None and summary_path.exists():
+            r = PointResult(p.name, "done", json.loads(summary_path.read_text()))
+        if r is not None and r.status != "failed":
+            n_finished += 1
+            lines.append(f"  finished     {p.name}: {r.summary['metric']} final {r.summary['final']:.3f}")
+        elif r is not None:
+            lines.append(f"  failed       {p.name}: {r.error}")
+        elif (sweep_dir / p.name / "checkpoint.pt").exists():
+            lines.append(f"  interrupted  {p.name}: resumes from its last finished epoch")
+        else:
+            lines.append(f"  pending      {p.name}: no epoch finished yet (starts from the beginning)")
+    return "\n".join([f"sweep stopped by {signal.Signals(signum).name}: {n_finished} of {len(points)} points finished",
+                      *lines,
+                      "to continue, run the same command again: finished points are skipped, unfinished ones "
+                      "resume from their last epoch"])
 
 
 def run_sweep(name: str, points: list[SweepPoint], sweep_dir: str | Path, workers: int = 1,
@@ -254,10 +381,18 @@ def run_sweep(name: str, points: list[SweepPoint], sweep_dir: str | Path, worker
             log(f"[{n}/{len(todo)}] {p.name}: {r.summary['metric']} final {r.summary['final']:.3f}")
 
     if todo:
-        if workers <= 1 and not ray_address:
-            _run_local(todo, sweep_dir, report)
-        else:
-            _run_ray(todo, sweep_dir, workers, ray_address, report, log)
+        stop = _StopSignals(log)
+        stop.install()
+        try:
+            if workers <= 1 and not ray_address:
+                _run_local(todo, sweep_dir, report)
+            else:
+                _run_ray(todo, sweep_dir, workers, ray_address, report, log, stop)
+        except KeyboardInterrupt:
+            signum = stop.signum or signal.SIGINT
+            raise SweepInterrupted(signum, interruption_message(points, results, sweep_dir, signum)) from None
+        finally:
+            stop.restore()
     ordered = [results[p.name] for p in points]
     finished = [(p, r) for p, r in zip(points, ordered) if r.status != "failed"]
     if finished:
