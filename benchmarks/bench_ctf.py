@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--slots", type=int, default=1000)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--record", action="store_true", help="also write the figures to results/benchmarks/NAME/DATE.json")
     args = ap.parse_args()
     ctf = ctf_device(args.slots, 5.0, compensation=True)
     dw = CTFDevice(**{k: v for k, v in ctf.items() if k != "type"}).nominal_dw_min
@@ -62,6 +63,15 @@ def main() -> None:
     for k, v in med.items():
         print(f"{k:14s} {1e3 * v:7.2f} ms/step  (epoch of 60k steps ≈ {60000 * v / 60:.1f} min)")
     print(f"N = {args.slots}: CTF ÷ constant step = {med['ctf'] / med['constant_step']:.2f}× (limit 3×)")
+    if args.record:
+        from rpusim.experiments.records import write_bench_record
+        median = "median of the rounds"
+        figures = {"CTF ÷ constant step": {"value": med["ctf"] / med["constant_step"], "unit": "×",
+                                           "how": "ratio of the medians",
+                                           "rounds": [c / k for k, c in zip(times["constant_step"], times["ctf"])]}}
+        figures.update({f"{k} ms/step": {"value": 1e3 * med[k], "unit": " ms", "how": median,
+                                         "rounds": [1e3 * t for t in times[k]]} for k in times})
+        print("record:", write_bench_record("ctf", figures, vars(args)))
 
 
 if __name__ == "__main__":
