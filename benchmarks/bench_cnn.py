@@ -44,9 +44,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--variant", default="+vr-k1k2", help="analog variant of cnn-mnist to time")
     ap.add_argument("--batches", default="1,8")
+    ap.add_argument("--record", action="store_true", help="also write the figures to results/benchmarks/NAME/DATE.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {args.images} images × {args.rounds} rounds")
+    figures = {}
     for batch in (int(b) for b in args.batches.split(",")):
         fp, analog = trainer("fp", batch, args.images), trainer(args.variant, batch, args.images)
         fp(), analog()   # warm-up
@@ -54,6 +56,16 @@ def main() -> None:
         t_fp, t_an = min(r[0] for r in rounds), min(r[1] for r in rounds)
         print(f"batch {batch}: floating point {t_fp * 1e3:.2f} ms/image, analog ({args.variant}) "
               f"{t_an * 1e3:.2f} ms/image, ratio {t_an / t_fp:.1f}×")
+        best = "ratio of the best (shortest) round of each"
+        figures[f"batch {batch}: analog ÷ fp"] = {"value": t_an / t_fp, "unit": "×", "how": best,
+                                                  "rounds": [a / f for f, a in rounds]}
+        figures[f"batch {batch}: fp ms/image"] = {"value": t_fp * 1e3, "unit": " ms", "how": "best round",
+                                                  "rounds": [f * 1e3 for f, _ in rounds]}
+        figures[f"batch {batch}: analog ms/image"] = {"value": t_an * 1e3, "unit": " ms", "how": "best round",
+                                                      "rounds": [a * 1e3 for _, a in rounds]}
+    if args.record:
+        from rpusim.framework.records import write_bench_record
+        print("record:", write_bench_record("cnn", figures, vars(args)))
 
 
 if __name__ == "__main__":

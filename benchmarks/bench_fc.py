@@ -71,7 +71,9 @@ def bench(batch: int, rounds: int, steps: int, x, y) -> dict:
         for name, (m, o) in runs.items():
             times[name].append(time_steps(m, o, x, y, batch, steps, r * steps))
     out = {f"{n}_ms": statistics.median(t) * 1e3 for n, t in times.items()}
-    out["rpusim/fp"] = statistics.median(a / f for a, f in zip(times["rpusim"], times["fp"]))
+    out["rounds"] = {f"{n}_ms": [t * 1e3 for t in ts] for n, ts in times.items()}
+    out["rounds"]["rpusim/fp"] = [a / f for a, f in zip(times["rpusim"], times["fp"])]
+    out["rpusim/fp"] = statistics.median(out["rounds"]["rpusim/fp"])
     if "aihwkit" in times:
         out["aihwkit/fp"] = statistics.median(a / f for a, f in zip(times["aihwkit"], times["fp"]))
         out["aihwkit/rpusim"] = statistics.median(a / r for a, r in zip(times["aihwkit"], times["rpusim"]))
@@ -84,18 +86,28 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--steps", type=int, default=0, help="steps per round (default: 300 at batch 1, 30 else)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    ap.add_argument("--record", action="store_true", help="also write the figures to results/benchmarks/NAME/DATE.json")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     x, y = load_mnist("train")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'batch':>5} {'fp ms/step':>11} {'rpusim ms/step':>15} {'rpusim/fp':>10}  others")
+    figures = {}
     for b in (int(v) for v in args.batches.split(",")):
         steps = args.steps or (300 if b == 1 else 30)
         r = bench(b, args.rounds, steps, x, y)
         others = "  ".join(f"{k} {v:.2f}" for k, v in r.items() if k.startswith("aihwkit"))
         print(f"{b:>5} {r['fp_ms']:>11.3f} {r['rpusim_ms']:>15.3f} {r['rpusim/fp']:>9.2f}×  {others}")
+        for key, name, unit in (("rpusim/fp", "rpusim ÷ fp", "×"), ("fp_ms", "fp ms/step", " ms"),
+                                ("rpusim_ms", "rpusim ms/step", " ms")):
+            figures[f"batch {b}: {name}"] = {"value": r[key], "unit": unit, "rounds": r["rounds"][key],
+                                             "how": "median of the rounds"}
     print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    if args.record:
+        from rpusim.framework.records import write_bench_record
+        name = f"fc-{torch.get_num_threads()}thread"
+        print("record:", write_bench_record(name, figures, vars(args)))
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--exact", action="store_true", help="also time the exact sequential update")
+    parser.add_argument("--record", action="store_true", help="also write the figures to results/benchmarks/lstm/DATE.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     fp_step, analog_step = trainer(False), trainer(True)
@@ -71,6 +72,15 @@ def main() -> None:
         exact_step()
         exact = statistics.median([exact_step() for _ in range(2)])
         print(f"analog (exact)      {exact * 1e3:9.1f} ms/step   ratio {exact / fp:6.1f}x")
+    if args.record:
+        from rpusim.framework.records import write_bench_record
+        median = "median of the steps"
+        figures = {"analog ÷ fp": {"value": ana / fp, "unit": "×", "how": "ratio of the medians",
+                                   "rounds": [a / f for f, a in zip(fp_times, analog_times)]},
+                   "fp ms/step": {"value": fp * 1e3, "unit": " ms", "how": median, "rounds": [t * 1e3 for t in fp_times]},
+                   "analog ms/step": {"value": ana * 1e3, "unit": " ms", "how": median,
+                                      "rounds": [t * 1e3 for t in analog_times]}}
+        print("record:", write_bench_record("lstm", figures, vars(args)))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""The ``rpusim`` command line (typer): list, run, sweep, report, devices, data.
+"""The ``rpusim`` command line (typer): list, run, sweep, report, record, analyze, devices, data.
 
 The one place that joins the papers' experiments (:mod:`rpusim.papers.catalog`) and the run
 framework (:mod:`rpusim.framework`).
 
-Exit codes: 0 success; 1 a run failed (diverged, missing data, a failed sweep point);
+Exit codes: 0 success; 1 a run failed (diverged, missing data, a failed sweep point), or
+``report --check`` found document blocks that differ from the records;
 2 bad input (unknown experiment, invalid config value, unknown key), reported on stderr
 as one readable message, without a traceback, before any work starts.
 """
@@ -24,7 +25,9 @@ app = typer.Typer(help="rpusim: train neural networks on simulated RPU cross-poi
 devices_app = typer.Typer(help="Device models: list them, plot their pulse response.", no_args_is_help=True)
 data_app = typer.Typer(help="Data sets: where they are, download them.", no_args_is_help=True)
 app.add_typer(devices_app, name="devices")
+analyze_app = typer.Typer(help="Analyses of a run's checkpoint that the documents quote.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(analyze_app, name="analyze")
 
 SET_HELP = "override KEY.PATH=VALUE, e.g. rpu.update.bl=31 (repeatable)"
 
@@ -162,10 +165,33 @@ def sweep(
 
 @app.command()
 def report(
-    dirs: list[Path] = typer.Argument(..., help="folders holding run directories (searched recursively)"),
+    dirs: Optional[list[Path]] = typer.Argument(None, help="folders holding run directories (searched recursively)"),
     out: Optional[Path] = typer.Option(None, "--out", help="where report.md and the plots go (default: the first folder)"),
+    all_: bool = typer.Option(False, "--all", help="rewrite every table and figure block of the documents from results/"),
+    check: bool = typer.Option(False, "--check", help="compare every block of the documents with results/; exit 1 listing those that differ"),
+    root: Path = typer.Option(Path("."), "--root", help="repository root for --all/--check (documents and results/)"),
 ) -> None:
-    """Collect runs into report.md (a table with the paper's claims) and comparison plots."""
+    """Collect runs into report.md (a table with the paper's claims) and comparison plots; or, with
+    --all/--check, regenerate (or check) the documents' tables and figures from the records."""
+    if all_ or check:
+        if dirs or out is not None:
+            _fail("--all/--check work on the documents and results/ of --root: give no run folders or --out")
+        if all_ and check:
+            _fail("--all rewrites the documents, --check only compares them: choose one")
+        from .framework.doc_tables import report_documents
+        try:
+            problems = report_documents(root, write=all_)
+        except ConfigError as err:
+            _fail(str(err))
+        for line in problems:
+            typer.echo(("updated: " if all_ else "differs: ") + line)
+        if check and problems:
+            typer.echo(f"{len(problems)} block(s) differ from the records: run `rpusim report --all`", err=True)
+            raise typer.Exit(1)
+        typer.echo("documents " + ("rewritten from the records" if all_ else "agree with the records"))
+        return
+    if not dirs:
+        _fail("give run folders (rpusim report DIR...), or --all / --check for the documents")
     from .framework.report import write_report
     from .papers.catalog import EXPERIMENTS
     try:
@@ -173,6 +199,41 @@ def report(
     except FileNotFoundError as err:
         _fail(str(err))
     typer.echo(f"report: {path}")
+
+
+@app.command()
+def record(
+    run_dirs: list[Path] = typer.Argument(..., help="run folders (plain runs or sweep points)"),
+    study: str = typer.Option(..., "--study", help="what the documents cite, e.g. fc-30epochs: records go to results/STUDY/EXPERIMENT/VARIANT/seed-N"),
+    root: Path = typer.Option(Path("."), "--root", help="repository root (records go to ROOT/results)"),
+    unfinished: bool = typer.Option(False, "--unfinished", help="also record runs still training, marked unfinished"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace records that hold other content"),
+) -> None:
+    """Copy the compact files of runs (config.yaml, metrics.csv, summary.json) into results/."""
+    from .framework.records import record_runs
+    try:
+        done = record_runs(run_dirs, study, root, allow_unfinished=unfinished, overwrite=overwrite)
+    except ConfigError as err:
+        _fail(str(err))
+    for plan, what in done:
+        typer.echo(f"{what:10s} {plan.source} -> {plan.dest}")
+
+
+@analyze_app.command("bounds")
+def analyze_bounds(
+    checkpoint: Path = typer.Argument(..., help="a run folder or its checkpoint.pt (config.yaml beside it)"),
+    steps: float = typer.Option(2.0, "--steps", min=0, help="k: a device within k of its own steps of a bound counts"),
+) -> None:
+    """Fraction of each analog layer's devices within k steps of a weight bound."""
+    from .data import DataError
+    from .framework.analyze import bounds_table, load_checkpoint_model, near_bounds
+    try:
+        _, model, epoch = load_checkpoint_model(checkpoint)
+        typer.echo(bounds_table(near_bounds(model, steps), steps, epoch, str(checkpoint)))
+    except ConfigError as err:
+        _fail(str(err))
+    except DataError as err:
+        _fail(str(err), code=1)
 
 
 @devices_app.command("list")

@@ -47,6 +47,7 @@ def test_analog_layers_out_of_range_are_refused(bad):
         _fc(analog_layers=bad)
 
 
+@pytest.mark.data("mnist")
 def test_cli_refuses_analog_layers_out_of_range_with_exit_2(tmp_path):
     from rpusim.cli import app
     result = CliRunner().invoke(app, ["run", "fc-mnist", "--preset", "quick", "--variants", "rpu-baseline",
@@ -73,6 +74,7 @@ def _one_step(tmp_path, clip: float, lr: float = 0.5):
     return start.state_dict(), after, digital
 
 
+@pytest.mark.data("mnist")
 def test_grad_clip_limits_the_digital_step_and_leaves_analog_layers_alone(tmp_path):
     """clip_grad_norm_ on the digital parameters: their step is −lr·g·min(1, c/‖g‖) (‖g‖ over all of
     them together), the direction unchanged; the analog layer's pulsed update is not clipped."""

@@ -158,29 +158,51 @@ class CTFDevice(PulsedDevice):
         the CPU: the numba kernel of :mod:`.ctf_kernel`); returns False elsewhere."""
         if not use_fast_kernel(state, n_up, n_down):
             return False
-        from .ctf_kernel import ctf_trains_at
-        top = int(max(n_up.max(), n_down.max())) if n_up.numel() else 0
-        mean, rel_std = self.train_tables(slots, top, torch.float64)
-        ctf_trains_at(state, p, rows, cols, n_up, n_down, mean, rel_std, self.t_prog, self.t_erase, self.beta, gen)
+        from .ctf_kernel import count_top, ctf_trains_at
+        up, down = n_up.contiguous().numpy(), n_down.contiguous().numpy()
+        mean, rel_std = self._tables(slots, count_top(up, down))
+        ctf_trains_at(state, p, rows, cols, up, down, mean, rel_std, self.t_prog, self.t_erase,
+                      self.beta, gen)
         return True
 
     def train_tables(self, slots: int | None, top: int, dtype=torch.float32,
                      device="cpu") -> tuple[Tensor, Tensor]:
-        """Per pulse count n: the mean effective time of a train (µs) and the relative std of its
-        V_T step (transient scatter and cycle-to-cycle noise, σ_c2c/√n, combined; empty if none).
+        """Per pulse count n = 0…top (at least): the mean effective time of a train (µs) and the
+        relative std of its V_T step (transient scatter and cycle-to-cycle noise, σ_c2c/√n,
+        combined; empty if none).
 
         Trains of a batch follow each other, so counts above N use tables of N·ceil(n/N) slots."""
+        mean, rel_std = self._tables(slots, top)
+        return torch.tensor(mean, dtype=dtype, device=device), torch.tensor(rel_std, dtype=dtype, device=device)
+
+    def _tables(self, slots: int | None, top: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`train_tables` as float64 arrays, computed once per device law and table size
+        (without slots: isolated pulses, the size rounded up to a power of two)."""
+        blocks = max(1, -(-top // slots)) if slots is not None else 1 << max(top, 1).bit_length()
+        key = (self.pw, self.t_gap, self.tau_on, self.tau_off, self.transient, self.c2c_std, self.compensation,
+               self.calib_rate, slots, blocks)
+        tables = _TABLES.get(key)
+        if tables is None:
+            if len(_TABLES) >= 256:
+                _TABLES.clear()
+            tables = _TABLES[key] = self._compute_tables(slots, blocks)
+        return tables
+
+    def _compute_tables(self, slots: int | None, blocks: int) -> tuple[np.ndarray, np.ndarray]:
+        """The tables of ``blocks`` trains of N = ``slots`` slots, or of ``blocks`` − 1 isolated
+        pulses when ``slots`` is None."""
         if slots is None:
-            n = np.arange(top + 1)
-            mean, var = n * self.cold_effective_time(self.pulse_width(None)), np.zeros(top + 1)
+            n = np.arange(blocks)
+            mean, var = n * self.cold_effective_time(self.pulse_width(None)), np.zeros(blocks)
         else:
-            mean, var = self.train_effective_time(slots * max(1, -(-top // slots)), self.pulse_width(slots))
+            mean, var = self.train_effective_time(slots * blocks, self.pulse_width(slots))
             n = np.arange(len(mean))
         with np.errstate(divide="ignore", invalid="ignore"):
             rel_var = np.where(n > 0, var / np.maximum(mean, 1e-30) ** 2 + self.c2c_std**2 / np.maximum(n, 1), 0.0)
         noisy = self.c2c_std > 0 or (self.transient > 0 and self.tau_on > 0 and slots is not None)
-        as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
-        return as_t(mean), as_t(np.sqrt(rel_var)) if noisy else as_t([])
+        rel_std = np.sqrt(rel_var) if noisy else np.zeros(0)
+        mean.flags.writeable = rel_std.flags.writeable = False
+        return mean, rel_std
 
     def pulse(self, w, direction, p, gen):
         """One isolated pulse (relaxed cell) in direction ±1 (0: nothing)."""
@@ -235,6 +257,7 @@ def _mean_time_per_pulse(timing: tuple, n_slots: int, rate: float, gain: float) 
 
 
 _GAINS: dict[tuple, float] = {}
+_TABLES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # CTFDevice._tables
 
 
 def _calibrated_gain(timing: tuple, n_slots: int, rate: float) -> float:

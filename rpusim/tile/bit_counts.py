@@ -35,6 +35,7 @@ from .periphery_kernel import row_abs_max
 
 _M1, _M2, _M4, _H01 = (uint64(0x5555555555555555), uint64(0x3333333333333333),
                        uint64(0x0F0F0F0F0F0F0F0F), uint64(0x0101010101010101))
+_SPARSE = 0.05  # long trains (> 64 slots) of lines firing at most this often per slot: geometric skips
 
 
 @njit(cache=True, inline="always")
@@ -175,6 +176,27 @@ def _draw_short_trains(v, b, lines, n_lines, thresholds, first, width, pos, neg,
     return s0, s1, s2, s3
 
 
+@njit(cache=True, inline="always")
+def _skip_to_pulses(q, limit, base, i, positive, pos, neg, fired, s0, s1, s2, s3):
+    """Line i's pulses in slots base … base + limit − 1 with probability q < 1 each, by geometric
+    skips from pulse to pulse (one logarithm per pulse instead of a draw per slot): the new state."""
+    inv_log = 1.0 / np.log1p(-q)
+    t = -1
+    while True:  # geometric skips: the next firing slot after t
+        r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        g = np.log(1.0 - to_uniform(r)) * inv_log
+        if g >= limit - 1 - t:  # compared as a float: for tiny q, g is beyond any integer
+            break
+        t += 1 + int(g)
+        k = base + t
+        if positive:
+            pos[i, k >> 6] |= uint64(1) << uint64(k & 63)
+        else:
+            neg[i, k >> 6] |= uint64(1) << uint64(k & 63)
+        fired[i] = True
+    return s0, s1, s2, s3
+
+
 @njit(cache=True)
 def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
     """Draw the pulse train of every line i (probability c_b·|v_bi| per slot, sign of v_bi; v is
@@ -216,7 +238,7 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
             if not q > 0.0:
                 continue
             positive = v[b, i] > 0
-            if limit <= 64 or q > 0.05:
+            if q > _SPARSE:
                 threshold = uint64(min(q, 1.0) * 4294967296.0)
                 k = base
                 while k < end:  # 64 slots at most per word of the line
@@ -235,20 +257,7 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
                             neg[i, (w_end - 1) >> 6] |= acc
                         fired[i] = True
                 continue
-            inv_log = 1.0 / np.log1p(-q)
-            t = -1
-            while True:  # geometric skips: the next firing slot after t
-                r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
-                g = np.log(1.0 - to_uniform(r)) * inv_log
-                if g >= limit - 1 - t:  # compared as a float: for tiny q, g is beyond any integer
-                    break
-                t += 1 + int(g)
-                k = base + t
-                if positive:
-                    pos[i, k >> 6] |= uint64(1) << uint64(k & 63)
-                else:
-                    neg[i, k >> 6] |= uint64(1) << uint64(k & 63)
-                fired[i] = True
+            s0, s1, s2, s3 = _skip_to_pulses(q, limit, base, i, positive, pos, neg, fired, s0, s1, s2, s3)
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
 
 
@@ -259,8 +268,9 @@ def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
     meet one, so leaving it undrawn changes no count. The trains are written compressed: the k-th
     active slot (in slot order) is bit k of pos/neg, so a sample's m active slots are m adjacent
     bits. Each drawn slot compares one 32-bit half of a random word with the probability: with one
-    active slot in a sample, two lines per word; with more, a line's slots two per word, gathered
-    in a register and written once."""
+    active slot in a sample, two lines per word; with up to 64, a line's slots two per word,
+    gathered in a register and written once; with more, line by line, 64 slots per register, or by
+    geometric skips from pulse to pulse for lines with probability ≤ ``_SPARSE``."""
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     n_samples, n = v.shape
     lines = np.empty(n, np.int64)
@@ -275,10 +285,22 @@ def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
         n_lines = _lines_that_can_fire(v, c, b, lines, thresholds)
         if m == 1:
             s0, s1, s2, s3 = _draw_one_slot(v, b, lines, n_lines, thresholds, rank, pos, neg, fired, s0, s1, s2, s3)
-        else:  # a word of active slots at a time (more than one only for long trains)
-            for start in range(0, m, 64):
-                s0, s1, s2, s3 = _draw_short_trains(v, b, lines, n_lines, thresholds, rank + start,
-                                                    min(m - start, 64), pos, neg, fired, s0, s1, s2, s3)
+        elif m <= 64:
+            s0, s1, s2, s3 = _draw_short_trains(v, b, lines, n_lines, thresholds, rank, m, pos, neg, fired,
+                                                s0, s1, s2, s3)
+        else:  # a long train: line by line, as in _pack_line_pulses (sparse lines skip from pulse to pulse)
+            for k in range(n_lines):
+                i = lines[k]
+                q = c[b] * abs(v[b, i])
+                if q <= _SPARSE:
+                    s0, s1, s2, s3 = _skip_to_pulses(q, m, rank, i, v[b, i] > 0, pos, neg, fired, s0, s1, s2, s3)
+                    continue
+                for start in range(0, m, 64):
+                    width = min(m - start, 64)
+                    acc, s0, s1, s2, s3 = _draw_word(width, thresholds[i], s0, s1, s2, s3)
+                    if acc:
+                        _place_word(pos, neg, i, rank + start, width, acc, v[b, i] > 0)
+                        fired[i] = True
         rank += m
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
 
@@ -355,37 +377,40 @@ def _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed):
     return xpos, xneg, dpos, dneg, xfired, dfired, kept
 
 
+_COUNT_BLOCK_BYTES = 1 << 18  # gathered x words per block of words: a part of a core's L2 cache
+
+
 @njit(cache=True)
 def _count(xpos, xneg, dpos, dneg, rows, cols):
-    """Up and down coincidences of δ lines ``rows`` with x lines ``cols`` (float32, rows × cols): the
-    x words of the fired columns are gathered word-major first, so that each δ word meets all
-    columns in one vectorised loop (words where the δ line is silent are skipped)."""
-    n_words = xpos.shape[1]
-    xp = np.empty((n_words, cols.size), np.uint64)
-    xn = np.empty((n_words, cols.size), np.uint64)
-    for c in range(cols.size):
-        for w in range(n_words):
-            xp[w, c] = xpos[cols[c], w]
-            xn[w, c] = xneg[cols[c], w]
-    n_up = np.empty((rows.size, cols.size), np.float32)
-    n_down = np.empty((rows.size, cols.size), np.float32)
-    up = np.empty(cols.size, np.int64)
-    down = np.empty(cols.size, np.int64)
-    for a in range(rows.size):
-        j = rows[a]
-        up[:] = 0
-        down[:] = 0
-        for w in range(n_words):
-            dp, dn = dpos[j, w], dneg[j, w]
-            if not (dp | dn):
-                continue
-            for c in range(cols.size):
-                down[c] += _popcount(xp[w, c] & dp) + _popcount(xn[w, c] & dn)
-                up[c] += _popcount(xp[w, c] & dn) + _popcount(xn[w, c] & dp)
-        for c in range(cols.size):
-            n_up[a, c] = up[c]
-            n_down[a, c] = down[c]
-    return n_up, n_down
+    """Up and down coincidences of δ lines ``rows`` with x lines ``cols`` (float32, rows × cols).
+
+    Block by block of words (sized to stay in cache while every δ line passes over it), the x
+    words of the fired columns are gathered word-major, so that each δ word meets all columns
+    in one vectorised loop (words where the δ line is silent are skipped). A line's + and −
+    slots are disjoint, so each sign of coincidence is one popcount of an OR."""
+    n_words, n_cols = xpos.shape[1], cols.size
+    block = max(1, min(n_words, _COUNT_BLOCK_BYTES // (16 * max(n_cols, 1))))
+    xp = np.empty((block, n_cols), np.uint64)
+    xn = np.empty((block, n_cols), np.uint64)
+    up = np.zeros((rows.size, n_cols), np.int32)
+    down = np.zeros((rows.size, n_cols), np.int32)
+    for first in range(0, n_words, block):
+        size = min(block, n_words - first)
+        for c in range(n_cols):
+            for w in range(size):
+                xp[w, c] = xpos[cols[c], first + w]
+                xn[w, c] = xneg[cols[c], first + w]
+        for a in range(rows.size):
+            j = rows[a]
+            up_a, down_a = up[a], down[a]
+            for w in range(size):
+                dp, dn = dpos[j, first + w], dneg[j, first + w]
+                if not (dp | dn):
+                    continue
+                for c in range(n_cols):
+                    down_a[c] += _popcount((xp[w, c] & dp) | (xn[w, c] & dn))
+                    up_a[c] += _popcount((xp[w, c] & dn) | (xn[w, c] & dp))
+    return up.astype(np.float32), down.astype(np.float32)
 
 
 def packed_update_counts(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, cfg,

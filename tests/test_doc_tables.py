@@ -1,0 +1,159 @@
+"""The documents' tables and figures agree with the records (`rpusim report --all/--check`)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import random
+import statistics
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rpusim.cli import app
+from rpusim.config import ConfigError
+from rpusim.framework.doc_tables import difference, find_blocks, report_documents
+from rpusim.framework.records import record_runs, write_bench_record
+
+from test_records import fake_run
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+ERRORS = {"fp": [(9.0, 6.0, 4.5), (9.5, 6.5, 4.9), (8.5, 5.5, 4.2)],
+          "rpu-baseline": [(9.0, 6.2, 5.9), (9.9, 6.4, 6.3), (8.7, 6.0, 6.1)]}
+TABLE = ('<!-- rpusim:table study=s experiment=fc-mnist variants=fp,rpu-baseline epochs=1,3 columns=best '
+         'compare=fp -->\n<!-- /rpusim:table -->\n')
+FIGURE = '<!-- rpusim:figure study=s experiment=fc-mnist path=docs/img/s.png -->\n<!-- /rpusim:figure -->\n'
+
+
+def repo_with_records(tmp_path: Path, doc: str = TABLE + FIGURE) -> Path:
+    repo = tmp_path / "repo"
+    (repo / "docs").mkdir(parents=True)
+    (repo / "README.md").write_text("# test\n")
+    (repo / "RESULTS.md").write_text(doc)
+    runs = [fake_run(tmp_path / "runs" / f"{v}-{s}", v, s, e) for v, seeds in ERRORS.items() for s, e in enumerate(seeds)]
+    record_runs(runs, "s", repo)
+    return repo
+
+
+def check(repo: Path):
+    return runner.invoke(app, ["report", "--check", "--root", str(repo)])
+
+
+def test_the_repository_documents_agree_with_their_records():
+    assert report_documents(REPO, write=False) == []
+
+
+def test_a_generated_table_shows_mean_and_sd_over_seeds(tmp_path):
+    repo = repo_with_records(tmp_path)
+    assert check(repo).exit_code == 1  # the empty blocks differ from the records
+    res = runner.invoke(app, ["report", "--all", "--root", str(repo)])
+    assert res.exit_code == 0, res.output
+    text = (repo / "RESULTS.md").read_text()
+    for variant, seeds in ERRORS.items():
+        for epoch in (0, 2):
+            vals = [s[epoch] for s in seeds]
+            assert f"{statistics.fmean(vals):.2f} ± {statistics.stdev(vals):.2f}" in text
+    d = statistics.fmean(s[2] for s in ERRORS["rpu-baseline"]) - statistics.fmean(s[2] for s in ERRORS["fp"])
+    se = math.sqrt(sum(statistics.variance([s[2] for s in ERRORS[v]]) / 3 for v in ERRORS))
+    assert f"{d:+.2f} ± {se:.2f}: resolved" in text  # 1.60 against 2·0.25
+    assert "0, 1, 2" in text
+    assert check(repo).exit_code == 0
+
+
+def test_the_check_catches_a_changed_number_in_the_document(tmp_path):
+    repo = repo_with_records(tmp_path)
+    report_documents(repo, write=True)
+    doc = repo / "RESULTS.md"
+    good = doc.read_text()
+    doc.write_text(good.replace("4.53 ± 0.35", "4.43 ± 0.35", 1))
+    assert "4.43" in doc.read_text()
+    res = check(repo)
+    assert res.exit_code == 1 and "RESULTS.md:1: rpusim:table study=s" in res.output
+
+
+def test_the_check_catches_a_changed_record_and_its_figure_data(tmp_path):
+    repo = repo_with_records(tmp_path)
+    report_documents(repo, write=True)
+    side = json.loads((repo / "docs/img/s.json").read_text())
+    assert side["variants"]["fp"]["mean"][3] == pytest.approx(statistics.fmean(s[2] for s in ERRORS["fp"]), abs=1e-6)
+    assert side["variants"]["fp"]["n"][3] == 3
+    metrics = repo / "results/s/fc-mnist/fp/seed-1/metrics.csv"
+    metrics.write_text(metrics.read_text().replace(",4.9,", ",4.8,"))
+    problems = report_documents(repo, write=False)
+    assert any("rpusim:table" in p for p in problems)
+    assert any("s.json differs from the records" in p for p in problems)
+
+
+def test_blocks_without_records_say_how_to_make_them_and_pass_the_check(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "README.md").write_text('<!-- rpusim:table study=none experiment=fc-mnist run="rpusim run fc-mnist" -->\n'
+                                    '<!-- /rpusim:table -->\n')
+    report_documents(repo, write=True)
+    text = (repo / "README.md").read_text()
+    assert "No record yet in `results/none/fc-mnist/`" in text and "`rpusim run fc-mnist`" in text
+    assert check(repo).exit_code == 0
+
+
+@pytest.mark.parametrize("doc, message", [
+    ("<!-- rpusim:table study=s experiment=e -->\nno end\n", "without its pair"),
+    ("<!-- rpusim:table study=s experiment=e colour=red -->\n<!-- /rpusim:table -->\n", "'colour=red': unknown marker key"),
+    ("<!-- rpusim:figure study=s experiment=e -->\n<!-- /rpusim:figure -->\n", "needs path="),
+])
+def test_bad_markers_are_refused_naming_file_and_line(tmp_path, doc, message):
+    (tmp_path / "README.md").write_text("# x\n\n" + doc)
+    res = check(tmp_path)
+    assert res.exit_code == 2 and message in res.output and "README.md:3" in res.output
+    assert "Traceback" not in res.output
+    with pytest.raises(ConfigError):
+        find_blocks(doc, Path("d.md"))
+
+
+def test_report_keeps_its_run_folder_mode_and_refuses_mixing(tmp_path):
+    res = runner.invoke(app, ["report", "--all", str(tmp_path)])
+    assert res.exit_code == 2 and "give no run folders" in res.output
+    assert runner.invoke(app, ["report"]).exit_code == 2
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_resolution_rule_false_alarm_rate_at_three_seeds(seed):
+    """Two settings with the same mean, 3 seeds each: |Δ| > 2·SE happens with the probability of
+    |T| > 2 for Student's t with 4 degrees of freedom (equal n: the statistic is the pooled t), 0.1161."""
+    rng = random.Random(seed)
+    trials = 4000
+    hits = sum(difference([rng.gauss(0, 1) for _ in range(3)], [rng.gauss(0, 1) for _ in range(3)])[2]
+               for _ in range(trials))
+    p = 0.116117  # 2·(1 − F_t4(2))
+    assert abs(hits / trials - p) < 4.5 * math.sqrt(p * (1 - p) / trials)
+
+
+def test_the_resolution_rule_needs_two_seeds_a_side_and_finds_large_shifts():
+    assert difference([1.0], [2.0, 3.0])[2] is None
+    rng = random.Random(0)
+    found = sum(difference([rng.gauss(5, 1) for _ in range(3)], [rng.gauss(0, 1) for _ in range(3)])[2]
+                for _ in range(500))
+    assert found > 480
+
+
+def test_the_benchmark_block_shows_the_latest_record(tmp_path):
+    (tmp_path / "BENCHMARKS.md").write_text("<!-- rpusim:bench -->\n<!-- /rpusim:bench -->\n")
+    old = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    write_bench_record("bench_x", {"ratio": {"value": 9.0, "unit": "×", "rounds": [9.0]}}, {}, tmp_path,
+                       ["bench_x.py"], old)
+    write_bench_record("bench_x", {"ratio": {"value": 2.2, "unit": "×", "rounds": [2.4, 1.8, 2.2]}},
+                       {"rounds": 3}, tmp_path, ["bench_x.py", "--rounds", "3"], old + dt.timedelta(days=1))
+    report_documents(tmp_path, write=True)
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "**2.2×**" in text and "1.8–2.4×" in text and "9" not in text.split("\n")[3]
+    assert "`bench_x.py --rounds 3`" in text and "2026-01-02T00:00:00Z" in text
+
+
+def test_markers_inside_fenced_code_or_prose_are_examples_not_blocks(tmp_path):
+    doc = ("Blocks sit between `<!-- rpusim:table ... -->` markers, e.g.\n\n```\n"
+           "<!-- rpusim:table study=s experiment=e -->\n(generated)\n<!-- /rpusim:table -->\n<!-- rpusim:bench -->\n```\n")
+    (tmp_path / "README.md").write_text(doc)
+    assert find_blocks(doc, Path("README.md")) == []
+    assert check(tmp_path).exit_code == 0 and (tmp_path / "README.md").read_text() == doc
