@@ -130,3 +130,19 @@ def test_graph_sees_function_level_and_relative_imports():
     assert {"rpusim.data", "rpusim.devices", "rpusim.devices.plot"} <= cli
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) == []
+
+
+def test_catalog_lists_every_experiment_the_papers_define_once():
+    """Adding an experiment is one paper module and one catalog entry: an Experiment a paper module
+    defines but the catalog leaves out (or two with one name) is caught here."""
+    import importlib
+
+    from rpusim.framework import Experiment
+    from rpusim.papers.catalog import CATALOG, EXPERIMENTS
+
+    defined = {id(obj): obj.name for p in (ROOT / "papers").glob("*.py")
+               for obj in vars(importlib.import_module(f"rpusim.papers.{p.stem}")).values()
+               if isinstance(obj, Experiment)}
+    listed = {id(exp) for exp in CATALOG}
+    assert set(defined) == listed, f"not in CATALOG: {[n for i, n in defined.items() if i not in listed]}"
+    assert len(EXPERIMENTS) == len(CATALOG), "two experiments in CATALOG share a name"
