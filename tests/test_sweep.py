@@ -190,7 +190,6 @@ def _stopped(proc: subprocess.Popen) -> str:
     return out
 
 
-@pytest.mark.slow
 @pytest.mark.data("mnist")
 def test_ray_sweep_stopped_by_sigint_then_sigterm_leaves_no_process_and_resumes(tmp_path):
     """A real local Ray sweep, started from a folder holding another rpusim package: Ctrl-C (SIGINT
