@@ -13,9 +13,9 @@ import time
 
 import torch
 
-from rpusim.experiments import get_experiment
-from rpusim.experiments.runner import variant_configs
-from rpusim.experiments.tasks import TASKS
+from rpusim.framework.runner import variant_configs
+from rpusim.framework.tasks import TASKS
+from rpusim.papers.catalog import get_experiment
 from rpusim.optim import AnalogSGD
 
 
@@ -64,7 +64,7 @@ def main() -> None:
         figures[f"batch {batch}: analog ms/image"] = {"value": t_an * 1e3, "unit": " ms", "how": "best round",
                                                       "rounds": [a * 1e3 for _, a in rounds]}
     if args.record:
-        from rpusim.experiments.records import write_bench_record
+        from rpusim.framework.records import write_bench_record
         print("record:", write_bench_record("cnn", figures, vars(args)))
 
 

@@ -25,9 +25,9 @@ import time
 import torch
 
 from rpusim.devices import CTFDevice
-from rpusim.experiments.config import build_config
-from rpusim.experiments.ctf import ctf_device, study_base
-from rpusim.experiments.tasks import TASKS
+from rpusim.framework.config import build_config
+from rpusim.framework.tasks import TASKS
+from rpusim.papers.ctf import ctf_device, study_base
 from rpusim.optim import AnalogSGD
 
 KINDS = ("fp", "constant", "ctf")
@@ -35,7 +35,7 @@ KINDS = ("fp", "constant", "ctf")
 
 def make(model_over: dict, batch: int, steps: int):
     """The study's network with ``model_over`` applied, training on ``steps`` batches of ``batch``."""
-    cfg = build_config(study_base("mnist"), model_over, {"train": {"batch_size": batch},
+    cfg = build_config(study_base("mnist", "ctf-mnist"), model_over, {"train": {"batch_size": batch},
                                                          "data": {"train_limit": steps * batch, "test_limit": 10}})
     task = TASKS[cfg.task](cfg)
     torch.manual_seed(0)
@@ -117,7 +117,7 @@ def main() -> None:
                                                            "rounds": r[f"{name} rounds"]}
     print("targets (issue 16), at N = 1000: CTF ÷ FP ≤ 3× at batch 1 and 100; CTF ÷ constant ≤ 1.5×")
     if args.record:
-        from rpusim.experiments.records import write_bench_record
+        from rpusim.framework.records import write_bench_record
         print("record:", write_bench_record("ctf", figures, vars(args)))
 
 

@@ -105,7 +105,7 @@ def main() -> None:
                                              "how": "median of the rounds"}
     print(f"peak memory (max RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if args.record:
-        from rpusim.experiments.records import write_bench_record
+        from rpusim.framework.records import write_bench_record
         name = f"fc-{torch.get_num_threads()}thread"
         print("record:", write_bench_record(name, figures, vars(args)))
 

@@ -18,8 +18,8 @@ import time
 
 import torch
 
-from rpusim.experiments.config import RunConfig
-from rpusim.experiments.lm_task import CharLanguageModel
+from rpusim.framework.config import RunConfig
+from rpusim.framework.tasks import CharLanguageModel
 from rpusim.optim import AnalogSGD
 
 
@@ -73,7 +73,7 @@ def main() -> None:
         exact = statistics.median([exact_step() for _ in range(2)])
         print(f"analog (exact)      {exact * 1e3:9.1f} ms/step   ratio {exact / fp:6.1f}x")
     if args.record:
-        from rpusim.experiments.records import write_bench_record
+        from rpusim.framework.records import write_bench_record
         median = "median of the steps"
         figures = {"analog ÷ fp": {"value": ana / fp, "unit": "×", "how": "ratio of the medians",
                                    "rounds": [a / f for f, a in zip(fp_times, analog_times)]},

@@ -1,5 +1,8 @@
 """The ``rpusim`` command line (typer): list, run, sweep, report, record, analyze, devices, data.
 
+The one place that joins the papers' experiments (:mod:`rpusim.papers.catalog`) and the run
+framework (:mod:`rpusim.framework`).
+
 Exit codes: 0 success; 1 a run failed (diverged, missing data, a failed sweep point), or
 ``report --check`` found document blocks that differ from the records;
 2 bad input (unknown experiment, invalid config value, unknown key), reported on stderr
@@ -39,7 +42,7 @@ def list_cmd(
     experiment: Optional[str] = typer.Argument(None, help="show one experiment in full: variants, claims, presets"),
 ) -> None:
     """List experiments with their variants and presets (or one experiment in full)."""
-    from .experiments import all_experiments, get_experiment
+    from .papers.catalog import all_experiments, get_experiment
     if experiment is not None:
         try:
             exp = get_experiment(experiment)
@@ -78,10 +81,11 @@ def run(
 
     A variant's folder must be empty unless --resume (the same run: continue it) or --overwrite."""
     from .data import DataError
-    from .experiments import (TrainingDiverged, get_experiment, load_run_config, parse_set,
-                              run_configs, variant_configs)
-    from .experiments.runner import draw_figures
-    from .experiments.config import RunConfig, deep_merge
+    from .framework import (RunConfig, TrainingDiverged, load_run_config, parse_set, run_configs,
+                            variant_configs)
+    from .framework.config import deep_merge
+    from .framework.runner import draw_figures
+    from .papers.catalog import get_experiment
     from .fast_path import reference_forced
     try:
         reference_forced()  # a bad RPUSIM_REFERENCE is refused before anything is written
@@ -131,8 +135,9 @@ def sweep(
 ) -> None:
     """Train every grid point as its own run; finished points are skipped when run again.
     Ctrl-C (SIGINT) or SIGTERM stops it cleanly: exit code 130 or 143, with what finished and how to go on."""
-    from .experiments import get_experiment, parse_set
-    from .experiments.sweep import SweepInterrupted, parse_grid, run_sweep, sweep_points
+    from .framework import parse_set
+    from .framework.sweep import SweepInterrupted, parse_grid, run_sweep, sweep_points
+    from .papers.catalog import get_experiment
     from .fast_path import reference_forced
     try:
         reference_forced()  # a bad RPUSIM_REFERENCE is refused before anything is written
@@ -173,7 +178,7 @@ def report(
             _fail("--all/--check work on the documents and results/ of --root: give no run folders or --out")
         if all_ and check:
             _fail("--all rewrites the documents, --check only compares them: choose one")
-        from .experiments.doc_tables import report_documents
+        from .framework.doc_tables import report_documents
         try:
             problems = report_documents(root, write=all_)
         except ConfigError as err:
@@ -187,9 +192,10 @@ def report(
         return
     if not dirs:
         _fail("give run folders (rpusim report DIR...), or --all / --check for the documents")
-    from .experiments.report import write_report
+    from .framework.report import write_report
+    from .papers.catalog import EXPERIMENTS
     try:
-        path = write_report(dirs, out)
+        path = write_report(dirs, out, EXPERIMENTS)
     except FileNotFoundError as err:
         _fail(str(err))
     typer.echo(f"report: {path}")
@@ -204,7 +210,7 @@ def record(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace records that hold other content"),
 ) -> None:
     """Copy the compact files of runs (config.yaml, metrics.csv, summary.json) into results/."""
-    from .experiments.records import record_runs
+    from .framework.records import record_runs
     try:
         done = record_runs(run_dirs, study, root, allow_unfinished=unfinished, overwrite=overwrite)
     except ConfigError as err:
@@ -220,7 +226,7 @@ def analyze_bounds(
 ) -> None:
     """Fraction of each analog layer's devices within k steps of a weight bound."""
     from .data import DataError
-    from .experiments.analyze import bounds_table, load_checkpoint_model, near_bounds
+    from .framework.analyze import bounds_table, load_checkpoint_model, near_bounds
     try:
         _, model, epoch = load_checkpoint_model(checkpoint)
         typer.echo(bounds_table(near_bounds(model, steps), steps, epoch, str(checkpoint)))
@@ -255,7 +261,7 @@ def devices_plot(
     """Plot a device's pulse response: weight vs pulse number, up then down, with its spreads."""
     from .devices import device_from_dict
     from .devices.plot import plot_pulse_response
-    from .experiments import parse_set
+    from .framework import parse_set
     try:
         dev = device_from_dict({**parse_set(set_), "type": device})
         path = plot_pulse_response(dev, out or Path(f"{device}-pulse-response.png"), pulses, n_devices, repeats, seed)

@@ -6,7 +6,7 @@ import torch
 from typer.testing import CliRunner
 
 from rpusim.cli import app
-from rpusim.experiments.analyze import near_bounds
+from rpusim.framework.analyze import near_bounds
 from rpusim.nn import AnalogLinear, AnalogSequential
 from rpusim.tile import RPUConfig
 

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from rpusim.cli import app
 from rpusim.config import ConfigError
-from rpusim.experiments import get_experiment, load_run_config, parse_set, variant_configs
+from rpusim.framework import load_run_config, parse_set, variant_configs
+from rpusim.papers.catalog import get_experiment
 
 # (--set items, substrings the message must contain)
 BAD_SETS = [
@@ -132,7 +133,7 @@ def test_partial_device_mapping_refines_the_default_device():
 
 
 def test_partial_device_in_a_run_config_and_per_layer():
-    from rpusim.experiments import RunConfig
+    from rpusim.framework import RunConfig
     cfg = RunConfig.from_dict({
         "rpu": {"device": {"type": "soft_bounds", "w_max": 0.4}},
         "layer_rpu": {0: {"device": {"up_down": 0.05}}, 1: {"device": {"type": "linear_step", "dw_min": 0.002}}}})
@@ -156,7 +157,7 @@ def test_set_refines_the_variants_device():
 
 def _config_classes() -> list[type]:
     from rpusim.config import Config
-    from rpusim.experiments import RunConfig  # noqa: F401  (imports every config class)
+    from rpusim.framework import RunConfig  # noqa: F401  (imports every config class)
     seen, todo = [], [Config]
     while todo:
         cls = todo.pop()
@@ -230,5 +231,5 @@ def test_unreadable_files_name_the_file(tmp_path):
 
 
 def test_load_run_config_lives_in_the_config_module():
-    from rpusim.experiments import config
+    from rpusim.framework import config
     assert load_run_config is config.load_run_config

@@ -212,12 +212,12 @@ def test_update_management_removes_clipped_pulse_probabilities():
 
 
 def test_paper_cnn_arrays_and_patches_per_image():
-    from rpusim.experiments import get_experiment
-    from rpusim.experiments.models import build_model
-    from rpusim.experiments.runner import variant_configs
+    from rpusim.framework.network import build_network
+    from rpusim.framework.runner import variant_configs
+    from rpusim.papers.catalog import get_experiment
     cfgs = variant_configs(get_experiment("cnn-mnist"), ["rpu-baseline", "+vr-k1", "+vr-k1k2"], "quick")
     torch.manual_seed(0)
-    model = build_model(cfgs["+vr-k1"], (1, 28, 28), 10)
+    model = build_network(cfgs["+vr-k1"], (1, 28, 28), 10)
     analog = [m for m in model.modules() if isinstance(m, (AnalogConv2d, AnalogLinear))]
     assert [(m.array.out_size, m.array.in_size) for m in analog] == [(16, 26), (32, 401), (128, 513), (10, 129)]
     assert [m.rpu_config.devices_per_weight for m in analog] == [4, 1, 1, 1]
@@ -232,7 +232,8 @@ def test_paper_cnn_arrays_and_patches_per_image():
 
 
 def test_cnn_experiment_runs_and_writes_results(tmp_path):
-    from rpusim.experiments import get_experiment, run_experiment
+    from rpusim.framework import run_experiment
+    from rpusim.papers.catalog import get_experiment
     exp = get_experiment("cnn-fashion")
     results = run_experiment(exp, tmp_path, variants=["fp", "+um"], preset="quick",
                              overrides={"data": {"train_limit": 40, "test_limit": 50}}, progress=False, log=lambda *_: None)

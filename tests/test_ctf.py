@@ -230,34 +230,39 @@ def test_tile_trains_with_ctf_device_in_fast_and_exact_mode(mode, trials):
 
 
 def test_experiment_grid_and_ablation_configs():
-    from rpusim.experiments.ctf import ablation_configs, grid_configs, matched_c2c
-    grid = grid_configs("mnist")
-    assert len(grid) == 1 + 6 * 4 * 2
+    from rpusim.framework import variant_configs
+    from rpusim.papers.catalog import get_experiment
+    from rpusim.papers.ctf import ablation_variants, grid_variants, matched_c2c
+    assert len(grid_variants()) == 1 + 6 * 4 * 2
+    grid = variant_configs(get_experiment("ctf-mnist"), list(grid_variants()), "study")
     cfg = grid["N1000-gap100-comp"]
     assert cfg.rpu.update.bl == 1000 and cfg.rpu.device.pw == pytest.approx(0.1) and cfg.rpu.device.compensation
-    abl = ablation_configs("fashion-mnist")
+    assert cfg.train.lr == 0.1 and cfg.data.train_limit == 8000
+    abl = variant_configs(get_experiment("ctf-fashion"), list(ablation_variants()), "study")
     assert abl["abl-time-only-N10"].rpu.device.c2c_std == pytest.approx(0.3)
     assert abl["abl-neither-N1000"].rpu.device.transient == 0.0
+    assert abl["abl-neither-N1000"].data.dataset == "fashion-mnist"
     assert matched_c2c(1000) > matched_c2c(100) > matched_c2c(10)
 
 
 def test_study_figures_from_run_summaries(tmp_path):
     import json
 
-    from rpusim.experiments.ctf_plots import study_figures
+    from rpusim.papers.ctf import GRID
+    from rpusim.papers.ctf_figures import study_figures
     for i, v in enumerate(["fp", "N10-gap1", "N1000-gap100-comp", "abl-noise-only-N10", "N10-gap5"]):
         (tmp_path / v).mkdir()
         (tmp_path / v / "summary.json").write_text(json.dumps({"variant": v, "final": 10.0 + i}))
         (tmp_path / v / "metrics.csv").write_text("epoch,test_error\n0,90\n1,%d\n" % (10 + i))
-    paths = study_figures(tmp_path, "test")
+    paths = study_figures(tmp_path, "test", GRID)
     assert {p.name for p in paths} == {"accuracy.csv", "heatmap.png", "curves_chosen.png", "ablation.png"}
     assert "N1000-gap100-comp,88.00" in (tmp_path / "accuracy.csv").read_text()
 
 
 @pytest.mark.data("mnist")
 def test_run_draws_the_study_figures(tmp_path):
-    from rpusim.experiments import get_experiment
-    from rpusim.experiments.runner import run_experiment
+    from rpusim.framework.runner import run_experiment
+    from rpusim.papers.catalog import get_experiment
     exp = get_experiment("ctf-mnist")
     assert exp.variant_names(["all"]) == list(exp.variants)
     import csv

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from rpusim.cli import app
 from rpusim.config import ConfigError
-from rpusim.experiments.doc_tables import difference, find_blocks, report_documents
-from rpusim.experiments.records import record_runs, write_bench_record
+from rpusim.framework.doc_tables import difference, find_blocks, report_documents
+from rpusim.framework.records import record_runs, write_bench_record
 
 from test_records import fake_run
 

@@ -7,10 +7,11 @@ from torch import nn
 from typer.testing import CliRunner
 
 from rpusim.config import ConfigError
-from rpusim.experiments import get_experiment, train_run, variant_configs
-from rpusim.experiments.config import build_config
-from rpusim.experiments.models import build_model
-from rpusim.experiments.tasks import TASKS
+from rpusim.framework import train_run, variant_configs
+from rpusim.framework.config import build_config
+from rpusim.framework.network import build_network
+from rpusim.framework.tasks import TASKS
+from rpusim.papers.catalog import get_experiment
 from rpusim.nn import AnalogLinear
 
 
@@ -18,7 +19,7 @@ def _fc(**model) -> nn.Module:
     cfg = build_config({"model": {"kind": "fc", "hidden": [6, 5], **model},
                         "layer_rpu": {2: {"update": {"bl": 7}}}})
     torch.manual_seed(0)
-    return build_model(cfg, (1, 3, 3), 4)
+    return build_network(cfg, (1, 3, 3), 4)
 
 
 def _linear_layers(model: nn.Module) -> list[nn.Module]:

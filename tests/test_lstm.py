@@ -97,8 +97,8 @@ def test_truncated_bptt_carry_over_equals_whole_sequence():
 
 @pytest.mark.data("tinyshakespeare")
 def test_char_lm_task_windows_and_state_reset():
-    from rpusim.experiments.config import RunConfig
-    from rpusim.experiments.lm_task import CharLanguageModel
+    from rpusim.framework.config import RunConfig
+    from rpusim.framework.tasks import CharLanguageModel
     cfg = RunConfig.from_dict({"task": "char_lm", "data": {"dataset": "tinyshakespeare", "train_limit": 1001,
                                                              "test_limit": 400, "seq_len": 7},
                                "model": {"kind": "lstm", "hidden": [8], "analog": False},
@@ -254,11 +254,11 @@ def test_pulsed_update_mean_matches_gradient(mode):
 
 @pytest.mark.data("tinyshakespeare")
 def test_char_lstm_converts_and_quick_preset_resumes_bit_exactly(tmp_path):
-    from rpusim.experiments import get_experiment
-    from rpusim.experiments.runner import variant_configs
-    from rpusim.experiments.train import train_run
+    from rpusim.framework.runner import variant_configs
+    from rpusim.framework.train import train_run
+    from rpusim.papers.catalog import get_experiment
     cfg = variant_configs(get_experiment("lstm-warpeace"), ["rpu"], "quick")["rpu"]
-    from rpusim.experiments.lm_task import CharLanguageModel
+    from rpusim.framework.tasks import CharLanguageModel
     model = CharLanguageModel(cfg).build_model()
     assert [type(m) for m in model.lstms] == [AnalogLSTM, AnalogLSTM]
     assert isinstance(model.decoder, AnalogLinear)
@@ -271,7 +271,7 @@ def test_char_lstm_converts_and_quick_preset_resumes_bit_exactly(tmp_path):
 
 
 def test_epoch_table_lists_nats_and_bits_per_run(tmp_path):
-    from rpusim.experiments.lstm_warpeace import epoch_table
+    from rpusim.papers.lstm import epoch_table
     for name, nats in (("fp", [4.0, 2.0]), ("rpu", [4.0])):
         (tmp_path / name).mkdir()
         rows = "".join(f"{e},{v},{v / math.log(2)}\n" for e, v in enumerate(nats))
@@ -353,14 +353,13 @@ def test_lstm_dropout_between_layers(p):
 def test_char_lstm_dropout_after_every_layer_in_training_only():
     """The char_lm model applies model.dropout after every LSTM layer, the last one too (before the
     output layer), in training only."""
-    from rpusim.experiments import lm_task  # noqa: F401  (registers the lstm model family)
-    from rpusim.experiments.config import RunConfig
-    from rpusim.experiments.models import build_model
+    from rpusim.framework.config import RunConfig
+    from rpusim.framework.network import build_network
     p = 0.3
     cfg = RunConfig.from_dict({"task": "char_lm", "model": {"kind": "lstm", "hidden": [12, 12], "dropout": p},
                                "rpu": RPUConfig.ideal().to_dict()})
     torch.manual_seed(2)
-    model = build_model(cfg, (10,), 10)
+    model = build_network(cfg, (10,), 10)
     assert all(isinstance(m, AnalogLSTM) for m in model.lstms)
     seen = {}
     model.lstms[0].register_forward_hook(lambda m, i, o: seen.__setitem__("out0", o[0].detach()))

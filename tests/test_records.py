@@ -8,10 +8,11 @@ import yaml
 from typer.testing import CliRunner
 
 from rpusim.cli import app
-from rpusim.experiments import get_experiment, variant_configs
-from rpusim.experiments.identity import fingerprint
-from rpusim.experiments.records import RECORD_FILES, load_record, study_records
-from rpusim.experiments.train import save_config, summarize, write_metrics
+from rpusim.framework import variant_configs
+from rpusim.framework.identity import fingerprint
+from rpusim.framework.records import RECORD_FILES, load_record, study_records
+from rpusim.framework.train import save_config, summarize, write_metrics
+from rpusim.papers.catalog import get_experiment
 
 runner = CliRunner()
 

@@ -10,9 +10,10 @@ import yaml
 from typer.testing import CliRunner
 
 from rpusim.cli import app
-from rpusim.experiments import get_experiment, variant_configs
-from rpusim.experiments.report import find_runs, write_report
-from rpusim.experiments.train import save_config, summarize, write_metrics
+from rpusim.framework import variant_configs
+from rpusim.framework.report import find_runs, write_report
+from rpusim.framework.train import save_config, summarize, write_metrics
+from rpusim.papers.catalog import EXPERIMENTS, get_experiment
 
 
 def _fake_run(d: Path, variant: str, errors: list[float], finished: bool = True, **overrides) -> None:
@@ -35,7 +36,7 @@ def test_report_lists_every_run_with_status_and_claims(tmp_path):
     failed.mkdir()
     (failed / "error.txt").write_text("Traceback (most recent call last):\n  ...\nValueError: boom | here\n")
 
-    path = write_report([tmp_path])
+    path = write_report([tmp_path], experiments=EXPERIMENTS)
     text = path.read_text()
     rows = [line for line in text.splitlines() if line.startswith("| fc-mnist/")]
     assert len(rows) == 4
@@ -71,7 +72,7 @@ def test_heat_map_for_two_key_sweep_and_line_for_one_key(tmp_path, monkeypatch):
         _fake_run(one / name, "fp", [90, bl / 10], rpu={"update": {"bl": bl}})
     (one / "sweep.json").write_text(json.dumps({"experiment": "fc-mnist", "keys": ["rpu.update.bl"], "points": pts}))
 
-    from rpusim.experiments import report
+    from rpusim.framework import report
     drawn = {}
     for name in ("heatmap", "metric_vs_value"):
         def spy(*args, _real=getattr(report, name), _name=name, **kwargs):
@@ -110,7 +111,7 @@ def test_report_of_several_folders_labels_by_folder_and_fails_cleanly(tmp_path):
 
 
 def test_learning_curves_draw_bars_for_one_epoch_runs(tmp_path):
-    from rpusim.experiments.plots import learning_curves
+    from rpusim.framework.plots import learning_curves
     runs = {}
     for name, epochs in (("a", 1), ("b", 1), ("c", 3)):
         run = tmp_path / name
@@ -125,6 +126,6 @@ def test_learning_curves_draw_bars_for_one_epoch_runs(tmp_path):
 
 def test_error_curves_spanning_decades_get_a_log_axis():
     """Like the papers' test-error plots: the untrained ≈ 90 % and the trained ≈ 1 % both readable."""
-    from rpusim.experiments.plots import spans_decades
+    from rpusim.framework.plots import spans_decades
     assert spans_decades([89.8, 2.1, 1.3]) and not spans_decades([14.8, 12.0, 9.5])
     assert not spans_decades([]) and not spans_decades([5.0, 0.0])

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from rpusim.experiments import TrainingDiverged, get_experiment, train_run, variant_configs
-from rpusim.experiments.tasks import TASKS, ImageClassification
+from rpusim.framework import TrainingDiverged, train_run, variant_configs
+from rpusim.framework.tasks import TASKS, ImageClassification
+from rpusim.papers.catalog import get_experiment
 
 RUN = ["run", "fc-mnist", "--preset", "quick", "--variants", "rpu-baseline", "--seed", "3",
        "--set", "train.epochs=2", "--set", "data.train_limit=200", "--set", "data.test_limit=50"]

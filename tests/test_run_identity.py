@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 
 from rpusim.cli import app
 from rpusim.config import ConfigError
-from rpusim.experiments import get_experiment, parse_set, run_configs, train_run, variant_configs
-from rpusim.experiments.sweep import check_existing, sweep_points
-from rpusim.experiments.train import save_config
+from rpusim.framework import parse_set, run_configs, train_run, variant_configs
+from rpusim.framework.sweep import check_existing, sweep_points
+from rpusim.framework.train import save_config
+from rpusim.papers.catalog import get_experiment
 
 EXP = get_experiment("fc-mnist")
 SETS = ["data.train_limit=200", "data.test_limit=50", "model.hidden=[16]", "train.lr=0.01", "train.epochs=2"]
@@ -80,7 +81,7 @@ def unfinished(out: Path, *extra: str) -> Path:
 
 
 def test_fingerprint_covers_config_and_version_but_not_the_folder(tmp_path):
-    from rpusim.experiments.identity import config_diff, fingerprint
+    from rpusim.framework.identity import config_diff, fingerprint
     a, b = cfg_of(), cfg_of()
     assert fingerprint(a.to_dict()) == fingerprint(b.to_dict())
     assert fingerprint(a.to_dict()) != fingerprint(cfg_of("train.lr=0.05").to_dict())

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from rpusim.cli import app
 from rpusim.config import ConfigError
-from rpusim.experiments import get_experiment
-from rpusim.experiments import sweep as sweep_module
-from rpusim.experiments.sweep import parse_grid, point_name, run_sweep, sweep_points
+from rpusim.framework import sweep as sweep_module
+from rpusim.framework.sweep import parse_grid, point_name, run_sweep, sweep_points
+from rpusim.papers.catalog import get_experiment
 
 TINY = {"data": {"train_limit": 100, "test_limit": 100}}
 
@@ -190,7 +190,6 @@ def _stopped(proc: subprocess.Popen) -> str:
     return out
 
 
-@pytest.mark.slow
 @pytest.mark.data("mnist")
 def test_ray_sweep_stopped_by_sigint_then_sigterm_leaves_no_process_and_resumes(tmp_path):
     """A real local Ray sweep, started from a folder holding another rpusim package: Ctrl-C (SIGINT

@@ -394,10 +394,11 @@ def test_cached_views_follow_a_changed_periphery_and_moved_buffers():
     from rpusim.tile.periphery import io_params
     io = IOConfig(out_noise=0.06)
     first = io_params(io)
-    first[8] = 123.0  # a caller changing its copy changes nothing cached
-    assert io_params(io)[8] == pytest.approx(0.06)
+    with pytest.raises(ValueError, match="read-only"):
+        first["out_noise"] = 123.0  # the cached parameters cannot be changed by a caller
+    assert io_params(io)["out_noise"][0] == pytest.approx(0.06)
     io.out_noise = 0.2  # a config changed after use gives its new values
-    assert io_params(io)[8] == pytest.approx(0.2)
+    assert io_params(io)["out_noise"][0] == pytest.approx(0.2)
     tile = AnalogTile(3, 4, RPUConfig(), seed=2)
     before = tile.params["dw_up"]
     tile.to(torch.float64)  # buffers replaced: the views are made again, on the new buffer
@@ -437,3 +438,14 @@ def test_rpu_config_yaml_round_trip(tmp_path):
     back = RPUConfig.from_yaml(tmp_path / "rpu.yaml")
     assert back == cfg and isinstance(back.device, ConstantStepDevice)
     assert RPUConfig.from_dict({"device": {"type": "ideal"}}).device == IdealDevice()
+
+
+def test_tile_public_random_stream_and_pass_counts():
+    """What a kernel running a tile's passes outside forward/backward uses (the LSTM sequence
+    kernel): the tile's own generator, and counters added under the direction's names."""
+    tile = AnalogTile(3, 4, RPUConfig(), seed=5)
+    assert tile.random_stream() is tile.generator
+    tile.forward(torch.ones(2, 4))
+    tile.count_passes("bwd", {"mvms": 3, "saturated": 2, "saturated_final": 1})
+    assert tile.stats["fwd_mvms"] == 2
+    assert (tile.stats["bwd_mvms"], tile.stats["bwd_saturated"], tile.stats["bwd_saturated_final"]) == (3, 2, 1)

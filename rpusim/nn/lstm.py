@@ -157,11 +157,11 @@ class _LSTMSequence(torch.autograd.Function):
         tile = cell.array.tiles[0]
         w = tile.get_weights().detach().contiguous()
         io = cell.rpu_config.forward
-        noise = draw_pass_noise(io, tile._gen(), seq.shape[0], seq.shape[1], w.shape[1], w.shape[0])
+        noise = draw_pass_noise(io, tile.random_stream(), seq.shape[0], seq.shape[1], w.shape[1], w.shape[0])
         out, z, acts, cells, tanh_c, stats = lstm_forward(
             seq.detach().numpy(), h0.detach().numpy(), c0.detach().numpy(), np.ascontiguousarray(w.numpy().T),
-            int(cell.analog_bias), io_params(io), draw_seed(tile._gen()), noise)
-        _count(tile, "fwd_", stats)
+            int(cell.analog_bias), io_params(io), draw_seed(tile.random_stream()), noise)
+        tile.count_passes("fwd", dict(zip(STAT_KEYS, stats.tolist())))
         ctx.cell, ctx.w, ctx.saved = cell, w, (z, acts, cells, tanh_c)
         return torch.from_numpy(out), torch.from_numpy(out[-1].copy()), torch.from_numpy(cells[-1].copy())
 
@@ -171,23 +171,18 @@ class _LSTMSequence(torch.autograd.Function):
         tile = cell.array.tiles[0]
         first_needs_pass = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
         io, w = cell.rpu_config.backward, ctx.w
-        noise = draw_pass_noise(io, tile._gen(), grad_out.shape[0], grad_out.shape[1], w.shape[0], w.shape[1])
+        noise = draw_pass_noise(io, tile.random_stream(), grad_out.shape[0], grad_out.shape[1], w.shape[0], w.shape[1])
         z, acts, cells, tanh_c = ctx.saved
         dxs, dh0, dc0, deltas, stats = lstm_backward(
             grad_out.contiguous().numpy(), grad_h.contiguous().numpy(), grad_c.contiguous().numpy(), acts,
-            cells, tanh_c, w.numpy(), cell.input_size, io_params(io), draw_seed(tile._gen()), first_needs_pass, noise)
-        _count(tile, "bwd_", stats)
+            cells, tanh_c, w.numpy(), cell.input_size, io_params(io), draw_seed(tile.random_stream()), first_needs_pass, noise)
+        tile.count_passes("bwd", dict(zip(STAT_KEYS, stats.tolist())))
         if ctx.needs_input_grad[0]:  # the layer is trained: its update is the gradient
             cell.analog_ctx.remember(torch.from_numpy(z.reshape(-1, z.shape[-1])),
                                      torch.from_numpy(deltas.reshape(-1, deltas.shape[-1])))
         ctx.saved = None
         return (None, torch.from_numpy(dxs) if ctx.needs_input_grad[1] else None,
                 torch.from_numpy(dh0), torch.from_numpy(dc0), None)
-
-
-def _count(tile, prefix: str, stats) -> None:
-    for key, value in zip(STAT_KEYS, stats.tolist()):
-        tile.stats[prefix + key] += value
 
 
 register_converter(nn.LSTM, AnalogLSTM.from_digital)

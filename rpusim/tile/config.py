@@ -104,7 +104,7 @@ class RPUConfig(Config):
     with its own defaults for the fields not given (``{type: soft_bounds, dw_min: 0.002}``); a
     mapping without ``type`` refines the default device, the papers' constant-step baseline
     (``{up_down: 0.05}`` is the baseline with a 5 % asymmetry). Merged overrides (``--set``,
-    experiment variants, ``layer_rpu``) go through :func:`rpusim.experiments.config.deep_merge`,
+    experiment variants, ``layer_rpu``) go through :func:`rpusim.framework.config.deep_merge`,
     which refines the device already chosen unless the override names another ``type``.
     """
 

@@ -10,7 +10,7 @@ repeating the pass for those samples only (aihwkit's iterative bound management)
 On the CPU (float32, no weight noise; :func:`rpusim.fast_path.use_fast_kernel` decides) a pass,
 bound management included, is one call of :func:`.periphery_kernel.mvm` (numba; its random numbers
 from a xoshiro stream seeded by the tile's generator); elsewhere the tensor operations of
-:func:`_one_pass`, the reference.
+:func:`_tensor_pass`, the reference.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from torch import Tensor
 from ..fast_path import use_fast_kernel
 from ..numba_random import draw_seed, fill, seeded_state
 from .config import IOConfig
-from .periphery_kernel import NM_ABS_MAX, NM_CONSTANT, NM_NONE, P_NM, P_NM_CONST, mvm
+from .periphery_kernel import IO_PARAMS, NM_ABS_MAX, NM_CONSTANT, NM_NONE, mvm
 
 
 def quantize(x: Tensor, bits: int, bound: float, stochastic: bool,
@@ -47,9 +47,10 @@ def _levels(v: Tensor, bits: int, stochastic: bool, gen) -> Tensor:
     return v.clamp_(-k, k)
 
 
-def _one_pass(x: Tensor, scale: Tensor | None, w: Tensor, io: IOConfig, gen,
-              transposed: bool) -> tuple[Tensor, Tensor]:
-    """One pass of the inputs x/s through the array; returns (s·y, per-sample saturated)."""
+def _tensor_dac_mvm_adc(x: Tensor, scale: Tensor | None, w: Tensor, io: IOConfig, gen,
+                        transposed: bool) -> tuple[Tensor, Tensor]:
+    """One pass of the inputs x/s through DAC, array and ADC, in tensor operations; returns
+    (s·y, per-sample saturated)."""
     x_unit = x if scale is None else x * (1 / scale)
     if io.inp_bits > 0:  # DAC: y is computed on the integer levels, then scaled by the step
         res = 2 * io.inp_bound / (2**io.inp_bits - 2)
@@ -96,7 +97,8 @@ def _kernel_pass(x: Tensor, w: Tensor, io: IOConfig, gen, transposed: bool,
     Returns (y, samples saturated in the first pass, samples saturated after bound management)."""
     p = io_params(io)
     if io.noise_management == "average_abs_max" and running is not None:
-        p[P_NM], p[P_NM_CONST] = NM_CONSTANT, max(float(running), 1e-30)
+        p = p.copy()
+        p["nm"], p["nm_constant"] = NM_CONSTANT, max(float(running), 1e-30)
     counts = np.zeros(3, np.int64)
     w_np = w.detach().numpy()
     rng = seeded_state(draw_seed(gen))
@@ -116,17 +118,18 @@ _IO_PARAMS: dict[tuple, np.ndarray] = {}  # io_params by the config's field valu
 
 
 def io_params(io: IOConfig) -> np.ndarray:
-    """The periphery of one direction as the parameter vector of :func:`.periphery_kernel.mvm`
-    (weight noise is not supported there; 'average_abs_max' reads as 'abs_max' unless the caller
-    sets the running scale as a constant, see :func:`_kernel_pass` and :func:`kernel_supports`).
-    A fresh copy each call (callers may change it); made once per distinct set of values."""
+    """The periphery of one direction as the kernels read it: an array of one
+    :data:`.periphery_kernel.IO_PARAMS` record (weight noise is not supported there;
+    'average_abs_max' reads as 'abs_max' unless the caller sets the running scale as a constant,
+    see :func:`_kernel_pass` and :func:`kernel_supports`). Made once per distinct set of values
+    and read-only (a caller that changes it works on a copy)."""
     key = tuple(io.__dict__.values())
     p = _IO_PARAMS.get(key)
     if p is None:
         if len(_IO_PARAMS) > 256:
             _IO_PARAMS.clear()
         p = _IO_PARAMS[key] = _io_params(io)
-    return p.copy()
+    return p
 
 
 def _io_params(io: IOConfig) -> np.ndarray:
@@ -134,10 +137,16 @@ def _io_params(io: IOConfig) -> np.ndarray:
           "constant": NM_CONSTANT}[io.noise_management]
     inp_res = 2 * io.inp_bound / (2**io.inp_bits - 2) if io.inp_bits > 0 else 1.0
     out_res = 2 * io.out_bound / (2**io.out_bits - 2) if io.out_bits > 0 else 1.0
-    bm_iter = io.bm_max_iter if io.bound_management == "iterative" else 0
-    return np.array([io.is_perfect, nm, io.nm_constant, inp_res, _kmax(io.inp_bits), io.inp_bound,
-                     io.inp_sto_round, io.inp_noise, io.out_noise, io.out_bound, out_res, _kmax(io.out_bits),
-                     io.out_sto_round, bm_iter], np.float64)
+    values = {"perfect": io.is_perfect, "nm": nm, "nm_constant": io.nm_constant, "inp_res": inp_res,
+              "inp_kmax": _kmax(io.inp_bits), "inp_bound": io.inp_bound, "inp_sto_round": io.inp_sto_round,
+              "inp_noise": io.inp_noise, "out_noise": io.out_noise, "out_bound": io.out_bound, "out_res": out_res,
+              "out_kmax": _kmax(io.out_bits), "out_sto_round": io.out_sto_round,
+              "bm_iter": io.bm_max_iter if io.bound_management == "iterative" else 0}
+    p = np.zeros(1, IO_PARAMS)
+    for name, value in values.items():
+        p[name] = value
+    p.flags.writeable = False
+    return p
 
 
 def draw_pass_noise(io: IOConfig, gen, n_passes: int, n_rows: int, n_in: int, n_out: int):
@@ -178,10 +187,10 @@ def nm_scale(x: Tensor, io: IOConfig, running: Tensor | None) -> Tensor | None:
 
 
 def _tensor_pass(x, w, io, gen, transposed, running) -> tuple[Tensor, int, int]:
-    """The reference: :func:`_one_pass` in tensor operations, bound management repeating it on the
-    saturated samples; any device and dtype, weight noise included."""
+    """The reference: :func:`_tensor_dac_mvm_adc`, bound management repeating it on the saturated
+    samples; any device and dtype, weight noise included."""
     scale = nm_scale(x, io, running)
-    y, sat = _one_pass(x, scale, w, io, gen, transposed)
+    y, sat = _tensor_dac_mvm_adc(x, scale, w, io, gen, transposed)
     n_first = n_final = int(sat.sum())
     if n_first and io.bound_management == "iterative":
         if scale is None:
@@ -189,7 +198,7 @@ def _tensor_pass(x, w, io, gen, transposed, running) -> tuple[Tensor, int, int]:
         for _ in range(io.bm_max_iter):
             idx = sat.nonzero().squeeze(1)
             scale[idx] *= 2
-            y_i, sat_i = _one_pass(x[idx], scale[idx], w, io, gen, transposed)
+            y_i, sat_i = _tensor_dac_mvm_adc(x[idx], scale[idx], w, io, gen, transposed)
             y[idx] = y_i
             sat = sat.clone()
             sat[idx] = sat_i

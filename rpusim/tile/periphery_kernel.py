@@ -1,7 +1,7 @@
 """A whole analog pass in numba (CPU): :func:`mvm`, the periphery around a BLAS product.
 
-The same arithmetic as the tensor reference :func:`.periphery._one_pass`, in the same float32
-order: one loop over the inputs (noise-management scale, DAC levels, input noise, :func:`dac`),
+The same arithmetic as the tensor reference :func:`.periphery._tensor_dac_mvm_adc`, in the same
+float32 order: one loop over the inputs (noise-management scale, DAC levels, input noise, :func:`dac`),
 the matrix product (BLAS, called from numba), one loop over the outputs (output noise,
 saturation flag, ADC levels, rescale, :func:`adc`), then bound management repeating the pass
 for the saturated rows only — instead of about fifteen small tensor operations per pass and a
@@ -109,10 +109,29 @@ def adc(y, res, scale, noise, xi, bound, inv_out_res, out_res, kmax, u, saturate
 
 
 # --- a whole analog pass ---------------------------------------------------------------------------
-# Parameters of one direction's periphery, packed by :func:`.periphery.io_params`:
-P_PERFECT, P_NM, P_NM_CONST, P_INP_RES, P_INP_KMAX, P_INP_BOUND, P_INP_STO, P_INP_NOISE, \
-    P_OUT_NOISE, P_OUT_BOUND, P_OUT_RES, P_OUT_KMAX, P_OUT_STO, P_BM_ITER = range(14)
 NM_NONE, NM_ABS_MAX, NM_CONSTANT = 0, 1, 2
+
+
+IO_PARAMS = np.dtype([
+    ("perfect", np.bool_),          # no periphery at all: y = W·x
+    ("nm", np.int64),               # noise management: NM_NONE, NM_ABS_MAX or NM_CONSTANT
+    ("nm_constant", np.float64),    # the scale of NM_CONSTANT
+    ("inp_res", np.float64),
+    ("inp_kmax", np.int64),
+    ("inp_bound", np.float64),
+    ("inp_sto_round", np.bool_),
+    ("inp_noise", np.float64),      # std of the DAC's output noise, in units of the input bound
+    ("out_noise", np.float64),      # std of the additive output noise
+    ("out_bound", np.float64),
+    ("out_res", np.float64),
+    ("out_kmax", np.int64),
+    ("out_sto_round", np.bool_),
+    ("bm_iter", np.int64),          # bound-management repetitions (0: off)
+], align=True)
+"""One direction's periphery as the kernels read it: a record (made by :func:`.periphery.io_params`,
+passed as an array of one, which numba takes at the cost of a plain array). Resolutions are the
+DAC/ADC steps (2·bound / (2^bits − 2)), ``*_kmax`` the largest level index (2^(bits−1) − 1; 0: no
+quantisation)."""
 
 
 @njit(cache=True)
@@ -126,51 +145,51 @@ def _or_draw(given, rng, n_rows, n_cols, on, normal):
 
 
 @njit(cache=True)
-def _one_pass(v, scale, abs_max, w_t, p, rng, saturated, u_in, xi_in, xi_out, u_out):
+def _kernel_dac_mvm_adc(v, scale, abs_max, w_t, p, rng, saturated, u_in, xi_in, xi_out, u_out):
     """One pass of the rows v through the periphery and the array (w_t: in × out): :func:`dac`,
     the product, :func:`adc`; random numbers not given (empty arrays) are drawn from ``rng``."""
     n_rows, n = v.shape
     m = w_t.shape[1]
-    inp_kmax, out_kmax = int(p[P_INP_KMAX]), int(p[P_OUT_KMAX])
-    u_in = _or_draw(u_in, rng, n_rows, n, p[P_INP_STO] > 0 and inp_kmax > 0, False)
-    xi_in = _or_draw(xi_in, rng, n_rows, n, p[P_INP_NOISE] > 0, True)
-    x_unit = dac(v, scale, abs_max, np.float32(1 / p[P_INP_RES]), inp_kmax, np.float32(p[P_INP_BOUND]),
-                 u_in, np.float32(p[P_INP_NOISE] / p[P_INP_RES]), xi_in)
+    u_in = _or_draw(u_in, rng, n_rows, n, p.inp_sto_round and p.inp_kmax > 0, False)
+    xi_in = _or_draw(xi_in, rng, n_rows, n, p.inp_noise > 0, True)
+    x_unit = dac(v, scale, abs_max, np.float32(1 / p.inp_res), p.inp_kmax, np.float32(p.inp_bound),
+                 u_in, np.float32(p.inp_noise / p.inp_res), xi_in)
     y = np.dot(x_unit, w_t)
-    xi_out = _or_draw(xi_out, rng, n_rows, m, p[P_OUT_NOISE] > 0, True)
-    u_out = _or_draw(u_out, rng, n_rows, m, p[P_OUT_STO] > 0 and out_kmax > 0, False)
-    adc(y, np.float32(p[P_INP_RES]), scale, np.float32(p[P_OUT_NOISE]), xi_out, np.float32(p[P_OUT_BOUND]),
-        np.float32(1 / p[P_OUT_RES]), np.float32(p[P_OUT_RES]), out_kmax, u_out, saturated)
+    xi_out = _or_draw(xi_out, rng, n_rows, m, p.out_noise > 0, True)
+    u_out = _or_draw(u_out, rng, n_rows, m, p.out_sto_round and p.out_kmax > 0, False)
+    adc(y, np.float32(p.inp_res), scale, np.float32(p.out_noise), xi_out, np.float32(p.out_bound),
+        np.float32(1 / p.out_res), np.float32(p.out_res), p.out_kmax, u_out, saturated)
     return y
 
 
 @njit(cache=True)
-def mvm(v, w_t, p, rng, stats, u_in, xi_in, xi_out, u_out):
-    """y = v·w_t through the periphery of parameters ``p``, as :func:`.periphery.analog_mvm` does it
+def mvm(v, w_t, params, rng, stats, u_in, xi_in, xi_out, u_out):
+    """y = v·w_t through the periphery of ``params`` (an array of one :data:`IO_PARAMS` record), as :func:`.periphery.analog_mvm` does it
     (noise management, iterative bound management on the saturated rows only); ``stats`` +=
     (rows, saturated first, saturated finally). The first pass uses the random numbers given
     (u_in, xi_in: rows × in; xi_out, u_out: rows × out; empty arrays: draw from the xoshiro state
     ``rng``), the repetitions of bound management draw theirs from ``rng``."""
     n_rows = v.shape[0]
-    if p[P_PERFECT] > 0:
+    p = params[0]
+    if p.perfect:
         return np.dot(v, w_t)
-    nm = int(p[P_NM])
+    nm = p.nm
     scale = np.empty(n_rows, np.float32)
     if nm != NM_ABS_MAX:
-        scale[:] = np.float32(p[P_NM_CONST]) if nm == NM_CONSTANT else np.float32(1.0)
+        scale[:] = np.float32(p.nm_constant) if nm == NM_CONSTANT else np.float32(1.0)
     saturated = np.empty(n_rows, np.bool_)
-    y = _one_pass(v, scale, nm == NM_ABS_MAX, w_t, p, rng, saturated, u_in, xi_in, xi_out, u_out)
+    y = _kernel_dac_mvm_adc(v, scale, nm == NM_ABS_MAX, w_t, p, rng, saturated, u_in, xi_in, xi_out, u_out)
     idx = np.flatnonzero(saturated)
     stats[0] += n_rows
     stats[1] += idx.size
     none = np.zeros((0, 0), np.float32)
-    for _ in range(int(p[P_BM_ITER])):
+    for _ in range(p.bm_iter):
         if idx.size == 0:
             break
         sub_scale = scale[idx] * np.float32(2.0)
         scale[idx] = sub_scale
         sub_sat = np.empty(idx.size, np.bool_)
-        y_sub = _one_pass(v[idx], sub_scale, False, w_t, p, rng, sub_sat, none, none, none, none)
+        y_sub = _kernel_dac_mvm_adc(v[idx], sub_scale, False, w_t, p, rng, sub_sat, none, none, none, none)
         for k in range(idx.size):
             y[idx[k]] = y_sub[k]
         idx = idx[sub_sat]

@@ -13,6 +13,8 @@ a resumed run continues bit-exactly.
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 import torch
 from torch import Tensor, nn
 
@@ -60,7 +62,10 @@ class AnalogTile(nn.Module):
             self._params_of = self.dev_params
         return self._params
 
-    def _gen(self) -> torch.Generator:
+    def random_stream(self) -> torch.Generator:
+        """The tile's generator, on the device of its state: every random number of its periphery
+        and update is drawn from it (also by kernels that run the tile's passes outside
+        :meth:`forward` / :meth:`backward`, so that a run stays reproducible and resumable)."""
         if self._gen_checked_for is not self.state:  # the state moved (``.to()``): follow it
             if self.generator.device != self.state.device:
                 self.generator = torch.Generator(device=self.state.device).manual_seed(self.seed)
@@ -78,6 +83,12 @@ class AnalogTile(nn.Module):
     def _load_from_state_dict(self, *args, **kwargs):
         super()._load_from_state_dict(*args, **kwargs)
         self._cached.clear()
+
+    def count_passes(self, direction: str, counts: Mapping[str, int]) -> None:
+        """Add pass diagnostics to :attr:`stats`: ``direction`` 'fwd' or 'bwd', ``counts`` by the
+        names of :data:`STAT_KEYS` (what :meth:`forward` / :meth:`backward` count themselves)."""
+        for key, value in counts.items():
+            self.stats[f"{direction}_{key}"] += value
 
     def reset_stats(self) -> None:
         self.stats = {"fwd_" + k: 0 for k in STAT_KEYS} | {"bwd_" + k: 0 for k in STAT_KEYS} | {
@@ -101,19 +112,18 @@ class AnalogTile(nn.Module):
     # --- the three cycles -------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
         """y = W·x through the forward periphery (x: B × in)."""
-        return self._mvm(x, self.rpu_config.forward, self.nm_running_fwd, False, "fwd_")
+        return self._mvm(x, self.rpu_config.forward, self.nm_running_fwd, False, "fwd")
 
     def backward(self, d: Tensor) -> Tensor:
         """z = Wᵀ·δ through the backward periphery (d: B × out)."""
-        return self._mvm(d, self.rpu_config.backward, self.nm_running_bwd, True, "bwd_")
+        return self._mvm(d, self.rpu_config.backward, self.nm_running_bwd, True, "bwd")
 
     @without_grad
-    def _mvm(self, x: Tensor, io, running_buf: Tensor, transposed: bool, prefix: str) -> Tensor:
+    def _mvm(self, x: Tensor, io, running_buf: Tensor, transposed: bool, direction: str) -> Tensor:
         running = self._running(x, io, running_buf)
-        sub: dict = {}
-        y = analog_mvm(x, self.get_weights(), io, self._gen(), transposed, sub, running)
-        for k, v in sub.items():
-            self.stats[prefix + k] += v
+        counts: dict = {}
+        y = analog_mvm(x, self.get_weights(), io, self.random_stream(), transposed, counts, running)
+        self.count_passes(direction, counts)
         return y
 
     @without_grad
@@ -125,7 +135,7 @@ class AnalogTile(nn.Module):
             self._cached.clear()
             return
         cfg = self.rpu_config.update
-        gen = self._gen()
+        gen = self.random_stream()
         if use_fast_kernel(x, d, supported=cfg.mode == "fast" and cfg.counting != "gemm"):
             rows, cols, n_up, n_down, bl, total, clipped = packed_update_counts(
                 x, d, lr, self.device_model.nominal_dw_min, cfg, gen)

@@ -1,6 +1,7 @@
 """Gokmen, Rasch, Haensch 2018: character-level LSTM language models on RPU arrays (War and Peace).
 
-Network (``shared/papers.md`` §3): one-hot characters (82) → 2 LSTM layers of 64 units (each
+Network (``shared/papers.md`` §3; :class:`rpusim.nn.models.CharLSTM`, task ``char_lm`` of
+:mod:`rpusim.framework.tasks`): one-hot characters (82) → 2 LSTM layers of 64 units (each
 one array 4h × (x + h + 1): 256 × 147 and 256 × 129) → linear softmax layer (82 × 65);
 sequence length 100, batch 32 streams, truncated BPTT with the hidden state carried over.
 Plain SGD; the floating-point runs clip the gradient norm at 1.0 (the analog arrays are
@@ -21,9 +22,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import lm_task  # noqa: F401  (registers the char_lm task and the lstm model)
-from .plots import read_metrics
-from .registry import Experiment, register
+from ..framework import Experiment
+from ..framework.plots import read_metrics
 
 FP_LR = 3.0
 RPU_LR = 3.0
@@ -85,13 +85,13 @@ CLAIMS = {
     "fp-dropout": "device variation and noise regularise the RPU model enough that dropout is less needed",
 }
 
-register(Experiment(
+WARPEACE = Experiment(
     name="lstm-warpeace",
     description="2×64 character LSTM on War and Peace: FP vs RPU, up/down asymmetry, input bits (± stochastic "
                 "rounding), dropout vs device noise",
     base=BASE, variants=VARIANTS, presets=PRESETS, claims=CLAIMS,
     paper="Gokmen, Rasch, Haensch 2018, Front. Neurosci. 12:745",
-    default_variants=["fp", "rpu"]))
+    default_variants=["fp", "rpu"])
 
 
 def epoch_table(exp_dir: str | Path) -> str:

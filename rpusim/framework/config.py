@@ -54,14 +54,13 @@ class ModelConfig(Config):
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, v: str) -> str:
-        from . import catalog  # noqa: F401  (every experiment module registers its model families)
-        from .models import MODELS
+        from ..nn.models import MODELS
         return _known(v, MODELS, "model family")
 
     @field_validator("activation")
     @classmethod
     def _known_activation(cls, v: str) -> str:
-        from .models import ACTIVATIONS
+        from ..nn.models import ACTIVATIONS
         return _known(v, ACTIVATIONS, "activation")
 
 
@@ -88,7 +87,6 @@ class RunConfig(Config):
     @field_validator("task")
     @classmethod
     def _known_task(cls, v: str) -> str:
-        from . import catalog  # noqa: F401  (every experiment module registers its tasks)
         from .tasks import TASKS
         return _known(v, TASKS, "task")
 

@@ -41,8 +41,8 @@ import yaml
 from ..config import ConfigError, parse_yaml_value
 from ..io import atomic_write_text
 from .config import RunConfig, deep_merge
+from .experiment import Experiment
 from .identity import inspect_run_dir
-from .registry import Experiment
 from .runner import variant_configs, write_results
 
 
@@ -229,7 +229,6 @@ def run_point(cfg_data: dict, run_dir: str, workdir: str | None = None) -> dict:
     so relative paths, e.g. in ``RPUSIM_DATA``, mean the same as in the command."""
     import torch
 
-    from . import catalog  # noqa: F401  (registers every experiment's tasks and models)
     from .train import save_config, train_run
 
     if workdir is not None:

@@ -1,4 +1,4 @@
-"""Experiments: a paper figure or table as a base run config plus named variants.
+"""An experiment: a paper figure or table as a base run config plus named variants.
 
 An :class:`Experiment` is what ``rpusim list`` shows and ``rpusim run NAME`` executes:
 each variant is a set of overrides of the base config and becomes one run directory;
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-EXPERIMENTS: dict[str, "Experiment"] = {}
+from ..config import ConfigError
 
 
 @dataclass
@@ -30,27 +30,8 @@ class Experiment:
 
     def variant_names(self, chosen: list[str] | None = None) -> list[str]:
         """The chosen variants (``["all"]``: every one), else the default ones, else all."""
-        from ..config import ConfigError
         names = list(self.variants) if chosen == ["all"] else chosen or self.default_variants or list(self.variants)
         unknown = [n for n in names if n not in self.variants]
         if unknown:
             raise ConfigError(f"variants {unknown}: unknown for {self.name} (allowed: {', '.join(self.variants)})")
         return names
-
-
-def register(exp: Experiment) -> Experiment:
-    EXPERIMENTS[exp.name] = exp
-    return exp
-
-
-def get_experiment(name: str) -> Experiment:
-    from ..config import ConfigError
-    from . import catalog  # noqa: F401  (registers every experiment)
-    if name not in EXPERIMENTS:
-        raise ConfigError(f"experiment {name!r}: unknown (allowed: {', '.join(sorted(EXPERIMENTS))})")
-    return EXPERIMENTS[name]
-
-
-def all_experiments() -> dict[str, Experiment]:
-    from . import catalog  # noqa: F401
-    return dict(sorted(EXPERIMENTS.items()))

@@ -18,7 +18,7 @@ from ..io import atomic_write_text
 from .config import RunConfig, build_config
 from .identity import check_run_dir, remove_stale_tmp
 from .plots import learning_curves
-from .registry import Experiment
+from .experiment import Experiment
 from .train import train_run
 
 

@@ -5,7 +5,8 @@
 
 * ``report.md`` — one table row per run: its path, experiment, variant, the main metric's
   final and best value and its mean over the last 5 epochs, epochs, training time, status,
-  and the paper's claim where the experiment declares one (:attr:`Experiment.claims`);
+  and the paper's claim where the experiment declares one (:attr:`Experiment.claims`; the
+  caller passes the experiments, e.g. ``rpusim.papers.catalog.EXPERIMENTS``);
 * ``curves.png`` (``curves_<metric>.png`` when runs score different metrics) — the main
   metric against epoch, one line per run;
 * for each sweep (``sweep.json``) over two keys, ``heatmap_<sweep>_<variant>.png`` of the
@@ -18,9 +19,11 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import yaml
 
+from .experiment import Experiment
 from .plots import heatmap, learning_curves, metric_vs_value, read_metrics
 
 
@@ -119,13 +122,9 @@ def load_run(d: Path, label: str) -> RunRecord:
     return rec
 
 
-def _claim(config: dict) -> str:
-    from ..config import ConfigError
-    from .registry import get_experiment
-    try:
-        return get_experiment(config.get("experiment", "")).claims.get(config.get("variant", ""), "")
-    except ConfigError:
-        return ""
+def _claim(config: dict, experiments: Mapping[str, Experiment]) -> str:
+    exp = experiments.get(config.get("experiment", ""))
+    return exp.claims.get(config.get("variant", ""), "") if exp is not None else ""
 
 
 def _cell(x) -> str:
@@ -134,8 +133,9 @@ def _cell(x) -> str:
     return str(x).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown_table(runs: list[RunRecord]) -> str:
-    claims = [_claim(r.config) for r in runs]
+def markdown_table(runs: list[RunRecord], experiments: Mapping[str, Experiment] | None = None) -> str:
+    """One row per run; the paper's claim where ``experiments`` declares one for its variant."""
+    claims = [_claim(r.config, experiments or {}) for r in runs]
     header = ["run", "experiment", "variant", "metric", "final", "best", f"mean, last {TAIL}", "epochs",
               "time (s)", "status"]
     if any(claims):
@@ -188,8 +188,10 @@ def sweep_plots(dirs: list[Path], runs: list[RunRecord], out: Path) -> list[Path
     return made
 
 
-def write_report(dirs: list[str | Path], out: str | Path | None = None) -> Path:
-    """Write ``report.md`` and its plots into ``out`` (default: the first folder); return its path."""
+def write_report(dirs: list[str | Path], out: str | Path | None = None,
+                 experiments: Mapping[str, Experiment] | None = None) -> Path:
+    """Write ``report.md`` and its plots into ``out`` (default: the first folder); return its path.
+    ``experiments`` (by name) give the papers and claims shown beside the runs."""
     dirs = [Path(d) for d in dirs]
     runs = find_runs(dirs)
     if not runs:
@@ -206,26 +208,17 @@ def write_report(dirs: list[str | Path], out: str | Path | None = None) -> Path:
         images.append(learning_curves({r.label: r.path for r in group}, metric, out / name,
                                       title=f"{metric} per epoch"))
     images += sweep_plots(dirs, runs, out)
-    papers = _papers(runs)
+    papers = _papers(runs, experiments or {})
     text = ["# rpusim report", "", f"Runs below: {', '.join(f'`{d}`' for d in dirs)} ({len(runs)} runs).", ""]
     if papers:
         text += ["Papers: " + "; ".join(f"{k}: {v}" for k, v in papers.items()), ""]
-    text += [markdown_table(runs), ""]
+    text += [markdown_table(runs, experiments), ""]
     text += [f"![{p.stem}]({p.name})" for p in images]
     path = out / "report.md"
     path.write_text("\n".join(text) + "\n")
     return path
 
 
-def _papers(runs: list[RunRecord]) -> dict[str, str]:
-    from ..config import ConfigError
-    from .registry import get_experiment
-    out = {}
-    for name in dict.fromkeys(r.config.get("experiment", "") for r in runs):
-        try:
-            paper = get_experiment(name).paper
-        except ConfigError:
-            continue
-        if paper:
-            out[name] = paper
-    return out
+def _papers(runs: list[RunRecord], experiments: Mapping[str, Experiment]) -> dict[str, str]:
+    names = dict.fromkeys(r.config.get("experiment", "") for r in runs)
+    return {name: experiments[name].paper for name in names if name in experiments and experiments[name].paper}

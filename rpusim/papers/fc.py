@@ -8,7 +8,7 @@ the baseline added alone.
 """
 from __future__ import annotations
 
-from .registry import Experiment, register
+from ..framework import Experiment
 
 CLEAN_DEVICE = {"type": "constant_step", "dw_min_dtod": 0.0, "dw_min_std": 0.0, "w_max_dtod": 0.0,
                 "w_min_dtod": 0.0, "up_down_dtod": 0.0}
@@ -44,15 +44,20 @@ CLAIMS = {
 }
 
 
-def _base(dataset: str, name: str) -> dict:
+def base_config(dataset: str, name: str) -> dict:
+    """The paper's network and training on ``dataset``, as experiment ``name``."""
     return {"experiment": name, "data": {"dataset": dataset},
             "model": {"kind": "fc", "hidden": [256, 128], "activation": "sigmoid"},
             "train": {"epochs": 30, "batch_size": 1, "lr": 0.01}}
 
 
-for _name, _dataset, _what in (("fc-mnist", "mnist", "MNIST"), ("fc-fashion", "fashion-mnist", "Fashion-MNIST")):
-    register(Experiment(
-        name=_name,
-        description=f"784-256-128-10 sigmoid MLP on {_what}: floating point vs RPU baseline and each non-ideality alone",
-        base=_base(_dataset, _name), variants=VARIANTS, presets=PRESETS, claims=CLAIMS,
-        paper="Gokmen & Vlasov 2016, Front. Neurosci. 10:333"))
+def _experiment(name: str, dataset: str, what: str) -> Experiment:
+    return Experiment(
+        name=name,
+        description=f"784-256-128-10 sigmoid MLP on {what}: floating point vs RPU baseline and each non-ideality alone",
+        base=base_config(dataset, name), variants=VARIANTS, presets=PRESETS, claims=CLAIMS,
+        paper="Gokmen & Vlasov 2016, Front. Neurosci. 10:333")
+
+
+MNIST = _experiment("fc-mnist", "mnist", "MNIST")
+FASHION = _experiment("fc-fashion", "fashion-mnist", "Fashion-MNIST")

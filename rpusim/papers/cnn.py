@@ -1,7 +1,8 @@
 """Gokmen, Onen, Haensch 2017: the CNN on RPU arrays and its ablation of management techniques.
 
-Network (papers.md §2): 28×28 → conv 16 5×5, tanh, max-pool 2 → conv 32 5×5, tanh, max-pool 2
-→ 512 → fully connected 128, tanh → 10 (softmax in the loss). Arrays K1 16×26, K2 32×401,
+Network (papers.md §2; :func:`rpusim.nn.models.paper_cnn`): 28×28 → conv 16 5×5, tanh,
+max-pool 2 → conv 32 5×5, tanh, max-pool 2 → 512 → fully connected 128, tanh → 10 (softmax
+in the loss). Arrays K1 16×26, K2 32×401,
 W3 128×513, W4 10×129. lr 0.01, mini-batch 1, 30 epochs, the RPU baseline device.
 
 Variants, each adding one technique to the previous one (as in the paper's figures):
@@ -14,35 +15,8 @@ aggregation changes.
 """
 from __future__ import annotations
 
-from torch import nn
-
-from .config import RunConfig
-from .models import activation, register_model
-from .registry import Experiment, register
-
-
-@register_model("cnn")
-def lenet_rpu(cfg: RunConfig, in_shape: tuple, n_out: int) -> nn.Module:
-    """Conv(k×k) → act → pool 2, twice, then fully connected hidden layers and the output layer.
-
-    ``model.extra``: ``channels`` (default [16, 32]), ``kernel`` (5); ``model.hidden`` the
-    fully connected sizes (the paper: [128]); ``model.activation`` (the paper: tanh).
-    """
-    channels = list(cfg.model.extra.get("channels", [16, 32]))
-    k = int(cfg.model.extra.get("kernel", 5))
-    c, h, w = in_shape
-    layers: list[nn.Module] = []
-    for out_c in channels:
-        layers += [nn.Conv2d(c, out_c, k), activation(cfg.model.activation), nn.MaxPool2d(2)]
-        c, h, w = out_c, (h - k + 1) // 2, (w - k + 1) // 2
-    layers.append(nn.Flatten())
-    sizes = [c * h * w] + list(cfg.model.hidden) + [n_out]
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(activation(cfg.model.activation))
-    return nn.Sequential(*layers)
-
+from ..framework import Experiment
+from ..framework.config import deep_merge
 
 NO_MANAGEMENT = {"forward": {"noise_management": "none", "bound_management": "none"},
                  "backward": {"noise_management": "none", "bound_management": "none"},
@@ -54,7 +28,6 @@ VR = {"devices_per_weight": 4}
 
 
 def _rpu(*parts: dict) -> dict:
-    from .config import deep_merge
     out: dict = {}
     for p in parts:
         out = deep_merge(out, p)
@@ -95,17 +68,17 @@ CLAIMS = {
 CLAIMS_FASHION = {v: c.replace(" (≈0.8%)", "") for v, c in CLAIMS.items() if v != "fp"}
 
 
-def _base(dataset: str, name: str) -> dict:
-    return {"experiment": name, "data": {"dataset": dataset},
-            "model": {"kind": "cnn", "hidden": [128], "activation": "tanh"},
-            "train": {"epochs": 30, "batch_size": 1, "lr": 0.01}}
-
-
-for _name, _dataset, _what, _claims in (("cnn-mnist", "mnist", "MNIST", CLAIMS),
-                                        ("cnn-fashion", "fashion-mnist", "Fashion-MNIST", CLAIMS_FASHION)):
-    register(Experiment(
-        name=_name,
-        description=f"2-conv CNN (16/32 5×5, tanh, pool) + 128 FC on {_what}: RPU baseline, "
+def _experiment(name: str, dataset: str, what: str, claims: dict[str, str]) -> Experiment:
+    return Experiment(
+        name=name,
+        description=f"2-conv CNN (16/32 5×5, tanh, pool) + 128 FC on {what}: RPU baseline, "
                     "+noise/bound/update management, +device-variability reduction",
-        base=_base(_dataset, _name), variants=VARIANTS, presets=PRESETS, claims=_claims,
-        paper="Gokmen, Onen, Haensch 2017, Front. Neurosci. 11:538", default_variants=ABLATION))
+        base={"experiment": name, "data": {"dataset": dataset},
+              "model": {"kind": "cnn", "hidden": [128], "activation": "tanh"},
+              "train": {"epochs": 30, "batch_size": 1, "lr": 0.01}},
+        variants=VARIANTS, presets=PRESETS, claims=claims,
+        paper="Gokmen, Onen, Haensch 2017, Front. Neurosci. 11:538", default_variants=ABLATION)
+
+
+MNIST = _experiment("cnn-mnist", "mnist", "MNIST", CLAIMS)
+FASHION = _experiment("cnn-fashion", "fashion-mnist", "Fashion-MNIST", CLAIMS_FASHION)
