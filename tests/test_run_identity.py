@@ -325,3 +325,31 @@ def test_cnn_resume_matches_uninterrupted_run(tmp_path):
     ref = torch.load(tmp_path / "ref" / "checkpoint.pt", weights_only=False)["model"]
     cut = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)["model"]
     assert same_state(ref, cut)
+
+
+def test_fingerprint_stable_when_a_field_with_its_default_is_added_and_changes_with_any_setting():
+    """A config saved before a field existed (the field absent) has the fingerprint of the same config
+    with the field at its default; any setting that differs changes it; train.epochs does not."""
+    from rpusim.framework.identity import fingerprint
+    full = cfg_of().to_dict()
+    older = json.loads(json.dumps(full))
+    del older["train"]["grad_clip"]            # as if written before train.grad_clip existed
+    del older["rpu"]["update"]["bl"]          # any field: absent means its default
+    assert fingerprint(older) == fingerprint(full)
+    longer = json.loads(json.dumps(full))
+    longer["train"]["epochs"] = 99
+    assert fingerprint(longer) == fingerprint(full)
+    seen = {fingerprint(full)}
+    for key, value in (("seed", 1), ("variant", "other")):
+        changed = json.loads(json.dumps(full))
+        changed[key] = value
+        seen.add(fingerprint(changed))
+    for section, key, value in (("train", "lr", 0.02), ("train", "grad_clip", 1.0)):
+        changed = json.loads(json.dumps(full))
+        changed[section][key] = value
+        seen.add(fingerprint(changed))
+    changed = json.loads(json.dumps(full))
+    changed["rpu"]["update"]["bl"] = 31
+    seen.add(fingerprint(changed))
+    assert len(seen) == 6
+    assert fingerprint(full, version="9.9") != fingerprint(full)

@@ -20,6 +20,7 @@ import hashlib
 import json
 import zipfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -35,12 +36,24 @@ HOW_TO_GO_ON = "choose a new --out to keep it, or --overwrite to delete it and s
 
 
 def fingerprint(config: dict, version: str = __version__) -> str:
-    """First 16 hex digits of the SHA-256 of the canonical JSON of ``{config, version}``,
-    ``train.epochs`` left out (it says where the run stops, not what its epochs give)."""
-    train = {k: v for k, v in config.get("train", {}).items() if k != "epochs"}
-    text = json.dumps({"config": {**config, "train": train}, "rpusim_version": version},
-                      sort_keys=True, separators=(",", ":"))
+    """First 16 hex digits of the SHA-256 of the canonical JSON of the config's settings that differ
+    from today's defaults, with ``version``; ``train.epochs`` left out (it says where the run stops,
+    not what its epochs give).
+
+    Leaving out the settings equal to the defaults keeps a fingerprint stable when a later version
+    adds a config field whose default keeps the old behaviour (a saved config without the field
+    resolves to the default); two different resolved configs still get different fingerprints."""
+    defaults = _default_settings()
+    settings = {k: v for k, v in _flatten(config).items()
+                if k != "train.epochs" and (k not in defaults or defaults[k] != v)}
+    text = json.dumps({"settings": settings, "rpusim_version": version}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _default_settings() -> dict:
+    """The default RunConfig as dotted key → value."""
+    return _flatten(RunConfig().to_dict())
 
 
 def config_record(cfg: RunConfig) -> dict:
