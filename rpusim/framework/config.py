@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -70,6 +70,21 @@ class TrainConfig(Config):
     lr: float = Field(0.01, gt=0, le=1000, description="learning rate η")
     grad_clip: float = Field(0.0, ge=0, description="clip the gradient norm of digital parameters (0: off)")
     eval_batch_size: int = Field(1000, ge=1, description="batch size for evaluation")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where the run computes: auto (CUDA when present, else the CPU), cpu or cuda")
+
+
+def resolve_device(name: str):
+    """The torch device ``train.device = name`` means on this machine: 'auto' is CUDA when torch sees
+    a CUDA device, else the CPU. 'cuda' without one is refused (:class:`ConfigError`, one line)."""
+    import torch
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        why = "this torch is built without CUDA" if torch.version.cuda is None else "torch sees no CUDA device"
+        raise ConfigError(f"train.device = 'cuda': CUDA is not available on this machine ({why}); "
+                          "allowed here: auto or cpu")
+    return torch.device(name)
 
 
 class RunConfig(Config):
