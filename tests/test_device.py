@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from rpusim.cli import app
 from rpusim.config import ConfigError
 from rpusim.framework import train_run, variant_configs
-from rpusim.framework.config import RunConfig, resolve_device
+from rpusim.framework.config import RunConfig
+from rpusim.framework.device import resolve_device
 from rpusim.framework.identity import fingerprint
 from rpusim.nn import AnalogConv2d, AnalogLinear, AnalogLSTM
 from rpusim.optim import AnalogSGD

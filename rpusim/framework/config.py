@@ -74,19 +74,6 @@ class TrainConfig(Config):
         "auto", description="where the run computes: auto (CUDA when present, else the CPU), cpu or cuda")
 
 
-def resolve_device(name: str):
-    """The torch device ``train.device = name`` means on this machine: 'auto' is CUDA when torch sees
-    a CUDA device, else the CPU. 'cuda' without one is refused (:class:`ConfigError`, one line)."""
-    import torch
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        why = "this torch is built without CUDA" if torch.version.cuda is None else "torch sees no CUDA device"
-        raise ConfigError(f"train.device = 'cuda': CUDA is not available on this machine ({why}); "
-                          "allowed here: auto or cpu")
-    return torch.device(name)
-
-
 class RunConfig(Config):
     experiment: str = Field("fc-mnist", description="experiment this run belongs to")
     variant: str = Field("baseline", description="name of this run within the experiment")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..config import ConfigError
 from ..io import atomic_write_text
-from .config import RunConfig, build_config, resolve_device
+from .config import RunConfig, build_config
+from .device import resolve_device
 from .identity import check_run_dir, remove_stale_tmp
 from .plots import learning_curves
 from .experiment import Experiment

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from ..data import CharCorpus, batchify, bptt_windows, load_image_dataset
-from .config import resolve_device
+from .device import resolve_device
 from .network import build_network
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class Task:
     """Interface of a task (see :class:`ImageClassification` for the reference one).
 
     A task keeps its data on :attr:`device` (``train.device`` resolved, see
-    :func:`.config.resolve_device`): its batches and evaluation inputs are there, where the training
+    :func:`.device.resolve_device`): its batches and evaluation inputs are there, where the training
     loop puts the model."""
 
     metric_names: tuple[str, ...] = ()

@@ -34,7 +34,8 @@ from ..config import ConfigError
 from ..io import atomic_torch_save, atomic_write_text
 from ..nn import layer_stats
 from ..optim import AnalogSGD
-from .config import RunConfig, resolve_device
+from .config import RunConfig
+from .device import resolve_device
 from .identity import (check_run_dir, clear_run_dir, config_record, corrupt_checkpoint_error,
                        remove_stale_tmp)
 from .tasks import TASKS
