@@ -5,10 +5,16 @@ through rpusim's own search order (:func:`rpusim.data.missing_files`: ``$RPUSIM_
 ``../shared/data``, system locations, the download cache), once per session. If a data set is not
 found, the test is skipped with one line saying what is missing and how to get it, and the run
 ends with one line counting those skips (so a machine without the data shows skips, not failures).
+
+Devices: a test that takes the ``device`` fixture runs once per device, ``cpu`` and ``cuda``; the
+``cuda`` case carries the ``cuda`` marker (registered in pyproject.toml) and is skipped with one line where torch sees no CUDA
+device. ``pytest -m cuda`` runs only the CUDA cases (on a machine with a GPU), ``-m "not cuda"``
+only the rest.
 """
 from __future__ import annotations
 
 import pytest
+import torch
 
 from rpusim.data import missing_files
 
@@ -24,6 +30,12 @@ def pytest_configure(config):
                                        "skipped with one line when one is not found locally")
 
 
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def device(request) -> str:
+    """The device a device-generic test computes on: every test that takes it runs on each."""
+    return request.param
+
+
 def _is_present(name: str) -> bool:
     if name not in _present:
         _present[name] = not missing_files(name)
@@ -33,6 +45,8 @@ def _is_present(name: str) -> bool:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """Skip a ``data``-marked test, before its fixtures are set up, if a data set it names is absent."""
+    if item.get_closest_marker("cuda") and not torch.cuda.is_available():
+        pytest.skip("needs CUDA: torch sees no CUDA device here (run `pytest -m cuda` on a GPU machine)")
     absent = [n for mark in item.iter_markers("data") for n in mark.args if not _is_present(n)]
     if absent:
         for name in absent:

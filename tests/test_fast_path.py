@@ -259,3 +259,24 @@ def test_cli_refuses_a_bad_reference_variable_before_writing_anything(monkeypatc
     assert result.exit_code == 2, result.output
     assert f"{REFERENCE_ENV}='true'" in result.output and "Traceback" not in result.output
     assert not any(tmp_path.iterdir())
+
+
+# --- kernel against the reference path: periphery outputs ------------------------------------------
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("nm, bm", [("abs_max", "none"), ("abs_max", "iterative"), ("none", "iterative")])
+def test_periphery_outputs_of_kernel_and_reference_agree_in_mean_and_variance(seed, nm, bm):
+    """The same inputs through the numba periphery and through the torch reference (what CUDA runs):
+    per-output mean and variance over n repeated samples agree within 5 standard errors. Weights large
+    enough that some outputs saturate, so that bound management (when on) acts."""
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(6, 10, generator=g) * 0.8
+    x = (torch.rand(1, 10, generator=g) * 2 - 1).expand(4000, 10).contiguous()
+    io = IOConfig(out_noise=0.1, inp_noise=0.02, out_bound=2.0, noise_management=nm, bound_management=bm)
+    fast = periphery.analog_mvm(x, w, io, torch.Generator().manual_seed(seed + 10))
+    with reference_path():
+        ref = periphery.analog_mvm(x, w, io, torch.Generator().manual_seed(seed + 20))
+    n = x.shape[0]
+    se_mean = ((fast.var(0) + ref.var(0)) / n).sqrt()
+    assert ((fast.mean(0) - ref.mean(0)).abs() <= 5 * se_mean + 1e-6).all()
+    se_var = (2 / (n - 1)) ** 0.5 * (fast.var(0) + ref.var(0)) / 2  # SE of a sample variance (Gaussian)
+    assert ((fast.var(0) - ref.var(0)).abs() <= 5 * 2 ** 0.5 * se_var + 1e-6).all()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -70,6 +70,8 @@ class TrainConfig(Config):
     lr: float = Field(0.01, gt=0, le=1000, description="learning rate η")
     grad_clip: float = Field(0.0, ge=0, description="clip the gradient norm of digital parameters (0: off)")
     eval_batch_size: int = Field(1000, ge=1, description="batch size for evaluation")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="where the run computes: auto (CUDA when present, else the CPU), cpu or cuda")
 
 
 class RunConfig(Config):

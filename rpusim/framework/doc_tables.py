@@ -305,8 +305,8 @@ def render_figure(block: Block, root: Path, data: dict | None) -> str:
 
 
 def draw_figure(data: dict, path: Path, title: str) -> None:
-    from .plots import plt, save_figure, spans_decades
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    from .plots import pyplot, save_figure, spans_decades
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     values = []
     for v, d in data["variants"].items():
         pts = [(e, m, s) for e, m, s in zip(d["epochs"], d["mean"], d["sd"]) if m is not None]

@@ -3,9 +3,10 @@
 The **fingerprint** of a run is a short hash of everything that determines its numbers: the
 fully resolved :class:`RunConfig` (which holds the seed) and the package version
 (``rpusim.__version__``, not the git commit, so that a long run resumes across commits of one
-release). Not part of it: the output folder, the progress settings and ``train.epochs``, which
+release). Not part of it: the output folder, the progress settings, ``train.epochs``, which
 only says where the run stops (epoch k of a 10-epoch run is epoch k of a 30-epoch run), so
-``--resume`` with more epochs extends a run. ``config.yaml`` records the fingerprint next to
+``--resume`` with more epochs extends a run, and ``train.device``, so that a run started on one
+device resumes on another (statistically the same run, not bit-exactly: see docs/architecture.md). ``config.yaml`` records the fingerprint next to
 ``rpusim_version``; a ``config.yaml`` written by older code without one gets it recomputed
 from its contents, so an old run folder stays resumable when its config matches.
 
@@ -31,21 +32,24 @@ from .config import META_KEYS, RunConfig
 
 #: Files a run writes into its folder (``log.txt`` and ``error.txt``: sweep points).
 RUN_FILES = ("config.yaml", "metrics.csv", "summary.json", "checkpoint.pt", "curves.png", "log.txt", "error.txt")
-#: Keys ``config.yaml`` holds besides the config itself.
+#: ``train`` keys that are not part of a run's fingerprint.
+UNFINGERPRINTED_TRAIN_KEYS = ("epochs", "device")
 HOW_TO_GO_ON = "choose a new --out to keep it, or --overwrite to delete it and start again"
 
 
 def fingerprint(config: dict, version: str = __version__) -> str:
     """First 16 hex digits of the SHA-256 of the canonical JSON of the config's settings that differ
-    from today's defaults, with ``version``; ``train.epochs`` left out (it says where the run stops,
-    not what its epochs give).
+    from today's defaults, with ``version``; ``train.epochs`` and ``train.device`` left out (where
+    the run stops and where it computes, not what its epochs give; across devices a resumed run is
+    statistically, not bitwise, the same).
 
     Leaving out the settings equal to the defaults keeps a fingerprint stable when a later version
     adds a config field whose default keeps the old behaviour (a saved config without the field
     resolves to the default); two different resolved configs still get different fingerprints."""
     defaults = _default_settings()
+    left_out = {f"train.{k}" for k in UNFINGERPRINTED_TRAIN_KEYS}
     settings = {k: v for k, v in _flatten(config).items()
-                if k != "train.epochs" and (k not in defaults or defaults[k] != v)}
+                if k not in left_out and (k not in defaults or defaults[k] != v)}
     text = json.dumps({"settings": settings, "rpusim_version": version}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

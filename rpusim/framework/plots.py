@@ -1,21 +1,26 @@
-"""Plots of runs: the main metric against epoch for several runs on one axis."""
+"""Plots of runs: the main metric against epoch for several runs on one axis.
+
+matplotlib is imported at the first plot (:func:`pyplot`), not with this module: commands that draw
+nothing do not pay for it (about 30 MB of memory and a second of start-up)."""
 from __future__ import annotations
 
 import csv
 from pathlib import Path
 
-import matplotlib
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+def pyplot():
+    """``matplotlib.pyplot`` on the file-only Agg backend, imported on first use."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def save_figure(fig, path: Path, dpi: int = 120) -> Path:
     """Lay out, save as PNG and close a figure; returns ``path``."""
     fig.tight_layout()
     fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    pyplot().close(fig)
     return path
 
 def read_metrics(run_dir: Path) -> list[dict]:
@@ -35,11 +40,12 @@ def learning_curves(runs: dict[str, Path], metric: str, path: Path, title: str =
                                                      for r in run_rows if r.get(metric) not in (None, "")])
     if all(len(r) <= 2 for r in rows.values()):
         return _final_bars(rows, metric, path, title, log_y)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     for label, run_rows in rows.items():
         ax.plot([int(r["epoch"]) for r in run_rows], [float(r[metric]) for r in run_rows],
                 marker="o", ms=3, label=label)
     ax.set_xlabel("epoch")
+    from matplotlib.ticker import MaxNLocator
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(_label(metric))
     if log_y:
@@ -58,7 +64,7 @@ def spans_decades(values: list[float]) -> bool:
 def _final_bars(rows: dict[str, list[dict]], metric: str, path: Path, title: str, log_y: bool) -> Path:
     labels = list(rows)
     values = [float(r[-1][metric]) for r in rows.values()]
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(labels) + 1), 4))
+    fig, ax = pyplot().subplots(figsize=(max(5.0, 0.9 * len(labels) + 1), 4))
     bars = ax.bar(range(len(labels)), values)
     for bar, v in zip(bars, values):
         ax.text(bar.get_x() + bar.get_width() / 2, v, f"{v:.3g}", ha="center", va="bottom", fontsize=8)
@@ -82,7 +88,7 @@ def heatmap(values: list[list[float]], row_key: str, row_values: list, col_key: 
     import numpy as np
 
     data = np.array(values, dtype=float)
-    fig, ax = plt.subplots(figsize=(1.2 * len(col_values) + 3, 0.8 * len(row_values) + 2.2))
+    fig, ax = pyplot().subplots(figsize=(1.2 * len(col_values) + 3, 0.8 * len(row_values) + 2.2))
     im = ax.imshow(np.ma.masked_invalid(data), cmap="viridis_r", aspect="auto")
     ax.set_xticks(range(len(col_values)), [str(v) for v in col_values])
     ax.set_yticks(range(len(row_values)), [str(v) for v in row_values])
@@ -102,7 +108,7 @@ def heatmap(values: list[list[float]], row_key: str, row_values: list, col_key: 
 
 def metric_vs_value(xs: list, ys: list[float], key: str, metric: str, path: Path, title: str = "") -> Path:
     """A one-parameter sweep: the metric at each value of ``key`` (categorical axis), as PNG."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     ax.plot(range(len(xs)), ys, marker="o")
     ax.set_xticks(range(len(xs)), [str(x) for x in xs])
     ax.set_xlabel(key)

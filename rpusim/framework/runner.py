@@ -16,6 +16,7 @@ from pathlib import Path
 from ..config import ConfigError
 from ..io import atomic_write_text
 from .config import RunConfig, build_config
+from .device import resolve_device
 from .identity import check_run_dir, remove_stale_tmp
 from .plots import learning_curves
 from .experiment import Experiment
@@ -49,6 +50,7 @@ def run_configs(name: str, configs: dict[str, RunConfig], out: Path, resume: boo
     folders = {}
     for variant, cfg in configs.items():
         try:
+            resolve_device(cfg.train.device)
             folders[variant] = check_run_dir(cfg, out / variant, resume, overwrite)
         except ConfigError as err:
             problems.append(str(err))

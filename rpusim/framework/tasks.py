@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from ..data import CharCorpus, batchify, bptt_windows, load_image_dataset
+from .device import resolve_device
 from .network import build_network
 
 if TYPE_CHECKING:
@@ -34,12 +35,17 @@ LN2 = math.log(2)
 
 
 class Task:
-    """Interface of a task (see :class:`ImageClassification` for the reference one)."""
+    """Interface of a task (see :class:`ImageClassification` for the reference one).
+
+    A task keeps its data on :attr:`device` (``train.device`` resolved, see
+    :func:`.device.resolve_device`): its batches and evaluation inputs are there, where the training
+    loop puts the model."""
 
     metric_names: tuple[str, ...] = ()
 
     def __init__(self, cfg: RunConfig):
         self.cfg = cfg
+        self.device = resolve_device(cfg.train.device)
 
     def build_model(self) -> nn.Module:
         raise NotImplementedError
@@ -78,9 +84,11 @@ class ImageClassification(Task):
         x_tr, y_tr = load_image_dataset(cfg.data.dataset, "train")
         x_te, y_te = load_image_dataset(cfg.data.dataset, "test")
         keep = seeded_subset(len(y_tr), cfg.data.train_limit, cfg.seed)
-        self.x_train, self.y_train = x_tr[keep].reshape(-1, 1, 28, 28), y_tr[keep]
+        self.x_train = x_tr[keep].reshape(-1, 1, 28, 28).to(self.device)
+        self.y_train = y_tr[keep].to(self.device)
         n_test = cfg.data.test_limit or len(y_te)
-        self.x_test, self.y_test = x_te[:n_test].reshape(-1, 1, 28, 28), y_te[:n_test]
+        self.x_test = x_te[:n_test].reshape(-1, 1, 28, 28).to(self.device)
+        self.y_test = y_te[:n_test].to(self.device)
         self.n_classes = int(y_tr.max()) + 1
 
     def build_model(self) -> nn.Module:
@@ -128,9 +136,10 @@ class CharLanguageModel(Task):
         corpus = CharCorpus.load(cfg.data.dataset)
         self.vocab_size = corpus.vocab_size
         limit = cfg.data.train_limit or None
-        self.train_streams = batchify(corpus.train[:limit], cfg.train.batch_size)
+        self.train_streams = batchify(corpus.train[:limit], cfg.train.batch_size).to(self.device)
         eval_limit = cfg.data.test_limit or None
-        self.eval_data = {"valid": corpus.valid[:eval_limit], "test": corpus.test[:eval_limit]}
+        self.eval_data = {"valid": corpus.valid[:eval_limit].to(self.device),
+                          "test": corpus.test[:eval_limit].to(self.device)}
         self._state: list | None = None
 
     def build_model(self) -> nn.Module:

@@ -35,6 +35,7 @@ from ..io import atomic_torch_save, atomic_write_text
 from ..nn import layer_stats
 from ..optim import AnalogSGD
 from .config import RunConfig
+from .device import resolve_device
 from .identity import (check_run_dir, clear_run_dir, config_record, corrupt_checkpoint_error,
                        remove_stale_tmp)
 from .tasks import TASKS
@@ -69,9 +70,12 @@ def _flat_stats(model) -> dict[str, float]:
 
 def _load_checkpoint(path: Path, model, opt) -> tuple[list[dict], int]:
     """Restore model, optimizer and torch's RNG from ``path``; returns (metric rows, epoch).
-    A file that cannot be read or does not fit the model is refused naming it (nothing changed)."""
+    A file that cannot be read or does not fit the model is refused naming it (nothing changed).
+
+    The file is read onto the CPU whatever device wrote it (random-number states must be CPU
+    tensors); loading the state dict copies each tensor to where the model is."""
     try:
-        ckpt = torch.load(path, weights_only=False)
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         torch.set_rng_state(ckpt["torch_rng"])
@@ -106,10 +110,11 @@ def train_run(cfg: RunConfig, out_dir: str | Path, resume: bool = False, overwri
     ``overwrite``: delete whatever run the folder holds first. Without either, only an empty or
     new folder is written. Refusals (:class:`ConfigError`) happen before any file is touched."""
     out_dir = Path(out_dir)
+    device = resolve_device(cfg.train.device)  # 'cuda' without CUDA: refused before any file is touched
     folder = check_run_dir(cfg, out_dir, resume, overwrite)
     task = TASKS[cfg.task](cfg)
     torch.manual_seed(cfg.seed)
-    model = task.build_model()
+    model = task.build_model().to(device)  # built on the CPU: the same initial weights on every device
     digital = [p for p in model.parameters() if not hasattr(p, "analog_array")]
     opt = AnalogSGD(model.parameters(), lr=cfg.train.lr)
     ckpt_path = out_dir / "checkpoint.pt"

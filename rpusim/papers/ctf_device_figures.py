@@ -13,7 +13,7 @@ import torch
 
 from ..devices import CTFDevice
 from ..devices.ctf import reference_train
-from ..framework.plots import plt, save_figure
+from ..framework.plots import pyplot, save_figure
 from .ctf import N_VALUES, ON_TIME, T_GAPS
 
 
@@ -33,7 +33,7 @@ def device_figures(out: Path, total_on: float = 40.0) -> list[Path]:
     dev = CTFDevice(window_dtod=0.0, speed_dtod=0.0, c2c_std=0.0)
     counts = [1, 2, 4, 5, 8, 10, 20, 40, 80, 160]
     gaps = [0.3, 1.0, 3.0, 10.0, 30.0, 100.0]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    fig, axes = pyplot().subplots(1, 3, figsize=(12, 3.6))
     for g in (1.0, 10.0, 100.0):
         shifts = [1e3 * _train_shift(dev, total_on, n, g) for n in counts]
         axes[0].plot(counts, shifts, marker="o", label=f"t_gap {g:g} µs")
@@ -53,7 +53,7 @@ def device_figures(out: Path, total_on: float = 40.0) -> list[Path]:
         ax.legend(fontsize=7)
     effects = save_figure(fig, out / "ctf_effects.png", dpi=80)
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = pyplot().subplots(1, 2, figsize=(10, 3.6))
     for g in T_GAPS:
         gains, raw = [], []
         for n in N_VALUES:

@@ -11,13 +11,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..framework.plots import read_metrics, save_figure  # noqa: E402
+from ..framework.plots import pyplot, read_metrics, save_figure
 
 
 @dataclass(frozen=True)
@@ -44,7 +40,7 @@ def final_accuracy(exp_dir: Path) -> dict[str, float]:
 
 
 def heat_maps(acc: dict[str, float], grid: Grid, path: Path, title: str) -> Path:
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    fig, axes = pyplot().subplots(1, 2, figsize=(9, 3.6), sharey=True)
     maps = {comp: np.array([[acc.get(point_name(n, g, comp), np.nan) for n in grid.n_values] for g in grid.t_gaps])
             for comp in (False, True)}
     finite = np.concatenate([g[np.isfinite(g)] for g in maps.values()])
@@ -70,7 +66,7 @@ def heat_maps(acc: dict[str, float], grid: Grid, path: Path, title: str) -> Path
 def chosen_curves(exp_dir: Path, grid: Grid, path: Path, title: str) -> Path:
     chosen = ["fp"] + [point_name(n, g, c) for n in (10, 100, 1000) for g in (grid.t_gaps[0], grid.t_gaps[-1])
                        for c in (False, True)]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = pyplot().subplots(figsize=(7, 4))
     for v in chosen:
         run = Path(exp_dir) / v
         if not (run / "metrics.csv").exists():
@@ -96,7 +92,7 @@ def ablation_plot(acc: dict[str, float], grid: Grid, path: Path, title: str, t_g
            "neither (transient off, noise matched)": "abl-neither-N{}"}
     if not any(abl["noise only (transient off)"].format(n) in acc for n in grid.ablation_n):
         return None
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = pyplot().subplots(figsize=(7, 4))
     for label, names in series.items():
         ax.plot(grid.n_values, [acc.get(v, np.nan) for v in names], marker="o", label=label)
     for label, pattern in abl.items():

@@ -10,9 +10,19 @@ device-to-device and cycle-to-cycle randomness, and the weight read is their mea
 (device-variability reduction, Gokmen, Onen, Haensch 2017). Per-device parameters are
 drawn once from the tile's own generator, whose state is part of the state dict so that
 a resumed run continues bit-exactly.
+
+Random streams per device. A torch generator lives on one device, so the tile keeps one stream
+per device it has computed on (keyed ``'cpu'``, ``'cuda:0'``, ...); the *active* one is that of
+the device its state is on. The first time the tile computes on a device (after ``.to(device)``
+or after loading a checkpoint written elsewhere) that device's stream is seeded from a hash of
+the active stream's state and the device's name (:func:`derived_stream`): it continues the run's
+randomness deterministically instead of restarting from ``seed``, and it takes nothing from the
+active stream. Every stream's state is saved in the state dict, so a checkpoint resumes
+bit-exactly on the device that wrote it, and statistically equally (not bit-exactly) on another.
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Mapping
 
 import torch
@@ -28,6 +38,14 @@ from .pulsed_update import coincidence_counts, exact_update, plan_pulses
 STAT_KEYS = ("mvms", "saturated", "saturated_final")
 
 
+def derived_stream(source_state: Tensor, device: torch.device | str) -> torch.Generator:
+    """A generator on ``device`` seeded with the first 63 bits of SHA-256(state bytes ‖ device name):
+    a deterministic function of the stream it continues (``source_state``, a generator's
+    ``get_state()``), distinct per device, and without drawing from that stream."""
+    digest = hashlib.sha256(source_state.numpy().tobytes() + str(torch.device(device)).encode()).digest()
+    return torch.Generator(device=device).manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+
+
 class AnalogTile(nn.Module):
     """An ``out_size × in_size`` array of devices with forward/backward periphery and pulsed update."""
 
@@ -37,7 +55,10 @@ class AnalogTile(nn.Module):
         self.rpu_config = rpu_config
         self.device_model = rpu_config.device
         self.seed = int(seed)
-        self.generator = torch.Generator().manual_seed(self.seed)
+        self.generator = torch.Generator().manual_seed(self.seed)  # the active stream (see random_stream)
+        self._streams: dict[str, torch.Generator] = {"cpu": self.generator}  # live streams by device
+        self._stored: dict[str, Tensor] = {}  # loaded stream states not made into generators (yet)
+        self._active = "cpu"  # device of the stream drawn from last
         shape = (rpu_config.devices_per_weight, out_size, in_size)
         self.register_buffer("state", torch.zeros(shape))
         params = self.device_model.sample_params(shape, self.generator)
@@ -63,20 +84,37 @@ class AnalogTile(nn.Module):
         return self._params
 
     def random_stream(self) -> torch.Generator:
-        """The tile's generator, on the device of its state: every random number of its periphery
+        """The tile's generator on the device of its state: every random number of its periphery
         and update is drawn from it (also by kernels that run the tile's passes outside
-        :meth:`forward` / :meth:`backward`, so that a run stays reproducible and resumable)."""
-        if self._gen_checked_for is not self.state:  # the state moved (``.to()``): follow it
-            if self.generator.device != self.state.device:
-                self.generator = torch.Generator(device=self.state.device).manual_seed(self.seed)
+        :meth:`forward` / :meth:`backward`, so that a run stays reproducible and resumable).
+        On a device new to the tile, its stream is derived from the active one (module docstring)."""
+        if self._gen_checked_for is not self.state:  # the state moved (``.to()``) or was loaded
+            key = str(self.state.device)
+            if key not in self._streams:
+                if key in self._stored:
+                    gen = torch.Generator(device=self.state.device)
+                    gen.set_state(self._stored.pop(key))
+                else:
+                    gen = derived_stream(self._stream_state(self._active), self.state.device)
+                self._streams[key] = gen
+            self.generator, self._active = self._streams[key], key
             self._gen_checked_for = self.state
         return self.generator
 
+    def _stream_state(self, key: str) -> Tensor:
+        return self._streams[key].get_state() if key in self._streams else self._stored[key]
+
     def get_extra_state(self):
-        return {"generator": self.generator.get_state(), "stats": dict(self.stats)}
+        states = {key: self._stream_state(key) for key in (*self._streams, *self._stored)}
+        return {"generators": states, "active": self._active, "stats": dict(self.stats)}
 
     def set_extra_state(self, extra):
-        self.generator.set_state(extra["generator"])
+        # checkpoints written before streams were kept per device hold one CPU stream
+        states = extra["generators"] if "generators" in extra else {"cpu": extra["generator"]}
+        self._streams, self._stored = {}, {k: v.cpu() for k, v in states.items()}
+        self._active = extra.get("active", "cpu")
+        self._gen_checked_for = None  # random_stream() takes up the loaded stream of the state's device
+        self.random_stream()
         self.stats = dict(extra["stats"])
         self._cached.clear()
 
