@@ -181,7 +181,7 @@ def spec(
     metric leaves the tolerance band of floating point; write spec.md and one curve per parameter.
     Resumable: run the same command again."""
     from .framework import parse_set
-    from .framework.spec import plan_spec, spec_dir, write_sheet
+    from .framework.spec import SpecIncomplete, plan_spec, spec_dir, write_sheet
     from .framework.sweep import SweepInterrupted, parse_grid, run_sweep
     from .papers.catalog import get_experiment
     from .fast_path import reference_forced
@@ -201,6 +201,8 @@ def spec(
                                [base.seed + i for i in range(seeds)])
     except ConfigError as err:
         _fail(str(err))
+    except SpecIncomplete as err:
+        _fail(str(err), code=1)
     except SweepInterrupted as stopped:
         typer.echo(str(stopped), err=True)
         raise typer.Exit(128 + stopped.signum)

@@ -51,6 +51,10 @@ WORSE = ("larger", "smaller")
 GRIDS = ("log", "linear", "integer")
 
 
+class SpecIncomplete(Exception):
+    """Too few runs finished to write a sheet (the reference failed)."""
+
+
 @dataclass(frozen=True)
 class SpecParam:
     """One parameter of the sheet: what it sets, where it starts, which way is worse, its grid."""
@@ -304,7 +308,8 @@ def collect(points: list[SweepPoint], sweep_dir: Path, reference: str, params: l
         key = ("ref",) if pt.variant == reference else (("base",) if not label else next(iter(label.items())))
         samples.setdefault(key, []).append(final)
     if ("ref",) not in samples:
-        raise ConfigError(f"no finished reference run ({reference}) in {sweep_dir}")
+        raise SpecIncomplete(f"no finished reference run ({reference}) in {sweep_dir}: no sheet written; "
+                             "run the same command again to retry the failed runs")
     ref = Stat.of(math.nan, samples[("ref",)])
     curves = {}
     for p in params:
