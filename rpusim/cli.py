@@ -164,6 +164,57 @@ def sweep(
 
 
 @app.command()
+def spec(
+    experiment: str = typer.Argument(..., help="experiment name (see `rpusim list`)"),
+    variant: str = typer.Option("rpu-baseline", "--variant", help="the analog variant whose parameters are swept"),
+    reference: str = typer.Option("fp", "--reference", help="the floating-point variant the band is measured from"),
+    tolerance: float = typer.Option(0.3, "--tolerance", help="tolerated penalty over floating point (percentage points of the metric)"),
+    budget: str = typer.Option("quick", "--budget", help="training budget: a preset of the experiment (quick: minutes)"),
+    seeds: int = typer.Option(2, "--seeds", help="seeds per grid value (the band's noise is their spread)"),
+    params: Optional[str] = typer.Option(None, "--params", help="comma-separated parameters (default: all that exist for the device)"),
+    grid: list[str] = typer.Option([], "--grid", help="NAME=V1,V2,... values of one parameter instead of its default grid (repeatable)"),
+    set_: list[str] = typer.Option([], "--set", help=SET_HELP + ", applied to every run"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="parallel runs on a local Ray instance (default: CPU count; 1: no Ray)"),
+    out: Path = typer.Option(Path("runs"), "--out", help="results folder: runs and sheet go to OUT/EXPERIMENT/spec-VARIANT-BUDGET/"),
+) -> None:
+    """Device specification sheet: sweep each device and periphery parameter alone, find where the
+    metric leaves the tolerance band of floating point; write spec.md and one curve per parameter.
+    Resumable: run the same command again."""
+    from .framework import parse_set
+    from .framework.spec import SpecIncomplete, plan_spec, spec_dir, write_sheet
+    from .framework.sweep import SweepInterrupted, parse_grid, run_sweep
+    from .papers.catalog import get_experiment
+    from .fast_path import reference_forced
+    try:
+        reference_forced()
+        exp = get_experiment(experiment)
+        grids = {k: v for k, v in parse_grid(grid).items()}
+        names = [n.strip() for n in params.split(",") if n.strip()] if params is not None else None
+        if params is not None and not names:
+            _fail("--params: empty list (give parameter names, or leave it out for all)")
+        base, chosen, points = plan_spec(exp, variant, reference, budget, parse_set(set_), tolerance, seeds,
+                                         names, grids)
+        folder = spec_dir(out, exp, variant, budget)
+        results = run_sweep(exp.name, points, folder, workers or os.cpu_count() or 1, None, exp.claims,
+                            log=typer.echo)
+        sheet, _ = write_sheet(exp.name, variant, reference, budget, base, points, folder, chosen, tolerance,
+                               [base.seed + i for i in range(seeds)])
+    except ConfigError as err:
+        _fail(str(err))
+    except SpecIncomplete as err:
+        _fail(str(err), code=1)
+    except SweepInterrupted as stopped:
+        typer.echo(str(stopped), err=True)
+        raise typer.Exit(128 + stopped.signum)
+    typer.echo(f"\nspec sheet: {sheet}")
+    typer.echo(sheet.read_text())
+    failed = [r.name for r in results if r.status == "failed"]
+    if failed:
+        _fail(f"{len(failed)} of {len(results)} runs failed (error.txt in each folder; the sheet leaves them out); "
+              "run the same command again to retry them", code=1)
+
+
+@app.command()
 def report(
     dirs: Optional[list[Path]] = typer.Argument(None, help="folders holding run directories (searched recursively)"),
     out: Optional[Path] = typer.Option(None, "--out", help="where report.md and the plots go (default: the first folder)"),

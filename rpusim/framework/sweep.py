@@ -107,7 +107,7 @@ def _format_value(v: Any) -> str:
     return json.dumps(v, separators=(",", ":")) if isinstance(v, (list, dict)) else str(v)
 
 
-def _nest(key: str, value: Any) -> dict:
+def nest_key(key: str, value: Any) -> dict:
     """``("a.b.c", 1)`` → ``{"a": {"b": {"c": 1}}}``."""
     for part in reversed(key.split(".")):
         value = {part: value}
@@ -131,7 +131,7 @@ def sweep_points(exp: Experiment, grid: dict[str, list], variants: list[str] | N
         values = dict(zip(keys, combo))
         merged = overrides or {}
         for k, v in values.items():
-            merged = deep_merge(merged, _nest(k, v))
+            merged = deep_merge(merged, nest_key(k, v))
         try:
             configs = variant_configs(exp, variants, preset, merged, seed)
         except ConfigError as err:

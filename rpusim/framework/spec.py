@@ -1,0 +1,466 @@
+"""Device specification explorer: how far each device or periphery parameter may move from a
+baseline before the test metric leaves the tolerance band of floating point.
+
+``rpusim spec EXPERIMENT --variant V --tolerance T --budget PRESET`` (see ``docs/spec.md``):
+
+1. :func:`spec_params` builds the parameter table from the variant's resolved config: each
+   parameter names the config keys it sets, its baseline (read from the config), its grid kind
+   (``log``, ``linear``, ``integer``), which direction is worse, and its grid values, ordered from
+   the baseline toward worse. Only parameters that exist for the variant's device type are listed
+   (bounded-step devices: step, spreads, bounds, asymmetry; CTF: N and t_gap); periphery
+   parameters only where the periphery is not perfect.
+2. :func:`spec_points` turns every (parameter, value, seed) into a sweep point of the run framework
+   (:mod:`.sweep`), plus the floating-point reference and the baseline itself (each once per
+   seed, shared by all parameters). :func:`.sweep.run_sweep` runs them (Ray, resumable,
+   fingerprint-checked) into ``OUT/EXPERIMENT/spec-VARIANT-BUDGET/``.
+3. :func:`find_limit` (pure) finds, per parameter, the tolerated limit; :func:`write_sheet`
+   writes ``spec.md`` and one ``spec_<parameter>.png`` per parameter.
+
+**The band.** The metric is a test error (lower is better) in %, the tolerance T in percentage
+points. A point with seed mean m (n seeds, sample sd s) is *inside* when
+
+    m − m_fp ≤ T + k·SE,   SE = sqrt(s²/n + s_fp²/n_fp),   k = :data:`BAND_SE` = 2,
+
+i.e. when it is not resolved (at 2 SE, as in the documents' tables) to be worse than floating
+point by more than T. A side with one seed has no spread estimate and adds 0 to SE (the sheet says
+so). **The limit** is found walking from the baseline toward worse: the last grid value inside
+the band, interpolated linearly (in log value for log grids) to where m − m_fp − T − k·SE
+crosses 0 between it and the first value outside; integer grids (bits, BL, N) report the last
+inside value. Values past the first one outside are not looked at (a wiggle back into the
+band does not extend the limit).
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import ConfigError
+from ..io import atomic_write_text
+from .config import RunConfig, deep_merge
+from .experiment import Experiment
+from .plots import save_figure
+from .runner import variant_configs
+from .sweep import SweepPoint, nest_key, point_name
+
+BAND_SE = 2.0  # k: standard errors of the seed spread added to the tolerance band
+WORSE = ("larger", "smaller")
+GRIDS = ("log", "linear", "integer")
+
+
+class SpecIncomplete(Exception):
+    """Too few runs finished to write a sheet (the reference failed)."""
+
+
+@dataclass(frozen=True)
+class SpecParam:
+    """One parameter of the sheet: what it sets, where it starts, which way is worse, its grid."""
+
+    name: str
+    what: str
+    keys: tuple[str, ...]
+    baseline: float
+    grid: str        # "log", "linear" or "integer"
+    worse: str       # "larger" or "smaller" (the value at which the metric gets worse)
+    values: tuple    # the baseline first, then toward worse
+    assign: Callable[[float], dict[str, Any]]  # value → {config key: value}
+
+
+# ---------------------------------------------------------------- the parameter table
+
+def _get(cfg: dict, key: str) -> Any:
+    node = cfg
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _sig(x: float) -> float:
+    return float(f"{x:.3g}")
+
+
+def _toward_worse(baseline: float, candidates, worse: str) -> tuple:
+    """The baseline, then the candidates that lie on the worse side of it, nearest first."""
+    if worse == "larger":
+        beyond = sorted({c for c in candidates if c > baseline})
+    else:
+        beyond = sorted({c for c in candidates if c < baseline}, reverse=True)
+    return (baseline, *beyond)
+
+
+def _same(keys: tuple[str, ...]) -> Callable[[float], dict]:
+    return lambda v: {k: v for k in keys}
+
+
+def _bounds_assign(w_max: float, w_min: float) -> Callable[[float], dict]:
+    """Bounds scaled together: w_max = v, w_min = w_min0·v/w_max0 (symmetric bounds stay symmetric)."""
+    return lambda v: {"rpu.device.w_max": v, "rpu.device.w_min": _sig(w_min * v / w_max)}
+
+
+def _ctf_n_assign(bl: int, pw: float) -> Callable[[float], dict]:
+    """N slots of an update with its program time conserved: BL = N, pw = BL0·pw0/N."""
+    return lambda n: {"rpu.update.bl": int(n), "rpu.device.pw": _sig(bl * pw / n)}
+
+
+def _io_dirs(cfg: dict) -> tuple[str, ...]:
+    """The periphery directions that are not perfect."""
+    return tuple(d for d in ("forward", "backward") if not _get(cfg, f"rpu.{d}.is_perfect"))
+
+
+def spec_params(cfg: dict) -> list[SpecParam]:
+    """Every parameter of the sheet that exists for this resolved config (``RunConfig.to_dict()``)."""
+    dev = _get(cfg, "rpu.device") or {}
+    params: list[SpecParam] = []
+
+    def add(name, what, keys, grid, worse, candidates, baseline=None, assign=None):
+        base = _get(cfg, keys[0]) if baseline is None else baseline
+        params.append(SpecParam(name, what, tuple(keys), base, grid, worse,
+                                _toward_worse(base, candidates, worse), assign or _same(tuple(keys))))
+
+    if "dw_min" in dev and "up_down" in dev:  # bounded-step devices (constant_step, soft_bounds, ...)
+        d = "rpu.device."
+        b = dev["dw_min"]
+        add("dw_min", "step Δw_min (states ≈ (w_max − w_min)/Δw_min)", [d + "dw_min"], "log", "larger",
+            [_sig(b * f) for f in (3, 10, 30)])
+        add("dw_min_dtod", "device-to-device spread of the step", [d + "dw_min_dtod"], "linear", "larger",
+            (0.3, 0.6, 1.0))
+        add("dw_min_std", "cycle-to-cycle noise of the step", [d + "dw_min_std"], "linear", "larger",
+            (0.3, 1.0, 2.0, 5.0))
+        w = dev["w_max"]
+        add("w_bounds", "weight bounds (w_max; w_min scaled with it)", [d + "w_max", d + "w_min"], "log",
+            "smaller", [_sig(w * f) for f in (0.3, 0.1, 0.03)], assign=_bounds_assign(w, dev["w_min"]))
+        add("w_bounds_dtod", "device-to-device spread of the bounds", [d + "w_max_dtod", d + "w_min_dtod"],
+            "linear", "larger", (0.3, 0.6, 1.0))
+        add("up_down", "global up/down asymmetry", [d + "up_down"], "linear", "larger", (0.02, 0.05, 0.1, 0.2))
+        add("up_down_dtod", "device-to-device spread of the asymmetry", [d + "up_down_dtod"], "linear", "larger",
+            (0.01, 0.03, 0.1, 0.3))
+    if dev.get("type") == "ctf":
+        bl, pw, gap = _get(cfg, "rpu.update.bl"), dev["pw"], dev["t_gap"]
+        add("ctf_n", "pulse slots N of an update (BL = N, pw = BL0·pw0/N: program time conserved)",
+            ["rpu.update.bl", "rpu.device.pw"], "integer", "smaller",
+            sorted({max(1, round(bl / f)) for f in (2, 5, 10)}), baseline=bl, assign=_ctf_n_assign(bl, pw))
+        add("t_gap", "gap between pulse slots t_gap (µs)", ["rpu.device.t_gap"],
+            "log" if gap > 0 else "linear", "larger",
+            [_sig(gap * f) for f in (4, 20, 100)] if gap > 0 else (1.0, 5.0, 20.0, 100.0))
+    elif _get(cfg, "model.analog") and "dw_min" in dev:
+        add("bl", "pulse-train length BL", ["rpu.update.bl"], "integer", "smaller", (5, 3, 2, 1))
+    dirs = _io_dirs(cfg)
+    if dirs and _get(cfg, "model.analog"):
+        io = [f"rpu.{x}." for x in dirs]
+        noise = _get(cfg, io[0] + "out_noise")
+        add("out_noise", "output noise σ", [p + "out_noise" for p in io], "log" if noise > 0 else "linear",
+            "larger", [_sig(noise * f) for f in (2, 5, 10)] if noise > 0 else (0.03, 0.06, 0.15, 0.3))
+        if _get(cfg, io[0] + "inp_bits") >= 3:
+            add("dac_bits", "DAC resolution (bits)", [p + "inp_bits" for p in io], "integer", "smaller",
+                (5, 4, 3))
+        if _get(cfg, io[0] + "out_bits") >= 3:
+            add("adc_bits", "ADC resolution (bits)", [p + "out_bits" for p in io], "integer", "smaller",
+                (7, 6, 5, 4))
+    return params
+
+
+def select_params(params: list[SpecParam], names: list[str] | None, grids: dict[str, list]) -> list[SpecParam]:
+    """The chosen parameters (all if ``names`` is None), with grids replaced by ``grids``
+    (NAME → values; each must hold a value on the worse side of the baseline)."""
+    known = {p.name: p for p in params}
+    allowed = ", ".join(known) or "none for this device"
+    for name in list(names or []) + list(grids):
+        if name not in known:
+            raise ConfigError(f"parameter {name!r}: unknown for this variant's device and periphery "
+                              f"(allowed: {allowed})")
+    chosen = [known[n] for n in dict.fromkeys(names)] if names else list(params)
+    if not chosen:
+        raise ConfigError("no parameter to sweep (--params is empty)")
+    out = []
+    for p in chosen:
+        if p.name in grids:
+            values = _toward_worse(p.baseline, grids[p.name], p.worse)
+            p = SpecParam(p.name, p.what, p.keys, p.baseline, p.grid, p.worse, values, p.assign)
+        if len(p.values) < 2:
+            raise ConfigError(f"--grid {p.name}: empty range: no value {p.worse} than the baseline "
+                              f"{p.baseline} (the worse side)")
+        out.append(p)
+    return out
+
+
+# ---------------------------------------------------------------- points
+
+def _point(exp: Experiment, variant: str, preset: str, overrides: dict, seed: int, label: dict,
+           settings: dict) -> SweepPoint:
+    merged = overrides
+    for k, v in settings.items():
+        merged = deep_merge(merged, nest_key(k, v))
+    cfg = variant_configs(exp, [variant], preset, merged, seed)[variant]
+    values = {**label, "seed": seed}
+    return SweepPoint(point_name(variant, values), variant, values, cfg)
+
+
+def spec_points(exp: Experiment, variant: str, reference: str, preset: str, overrides: dict,
+                params: list[SpecParam], seeds: list[int]) -> list[SweepPoint]:
+    """The sweep points: per seed the reference (floating point), the baseline, and each
+    parameter's values other than the baseline. All are validated here, before any work."""
+    points, errors = [], []
+    for seed in seeds:
+        points.append(_point(exp, reference, preset, overrides, seed, {}, {}))
+        points.append(_point(exp, variant, preset, overrides, seed, {}, {}))
+        for p in params:
+            for v in p.values[1:]:
+                try:
+                    points.append(_point(exp, variant, preset, overrides, seed, {p.name: v}, p.assign(v)))
+                except ConfigError as err:
+                    errors.append(f"{p.name} = {v}: {err}")
+    if errors:
+        raise ConfigError("\n".join(dict.fromkeys(errors)))
+    return points
+
+
+# ---------------------------------------------------------------- the threshold search
+
+@dataclass(frozen=True)
+class Stat:
+    """The metric at one grid value over seeds: mean, sample sd (nan with one seed), seeds."""
+
+    value: float
+    mean: float
+    sd: float
+    n: int
+
+    @classmethod
+    def of(cls, value: float, samples: list[float]) -> "Stat":
+        sd = statistics.stdev(samples) if len(samples) > 1 else math.nan
+        return cls(value, statistics.fmean(samples), sd, len(samples))
+
+    @property
+    def se(self) -> float:
+        return self.sd / math.sqrt(self.n) if self.n > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The outcome of the threshold search.
+
+    status: ``crossed`` (limit between ``last_inside`` and ``first_outside``), ``not_reached``
+    (every grid value inside: the limit lies beyond ``last_inside``), ``baseline_outside``."""
+
+    status: str
+    limit: float | None
+    last_inside: Stat | None
+    first_outside: Stat | None
+
+
+def excess(s: Stat, ref: Stat, tolerance: float, k: float = BAND_SE) -> float:
+    """m − m_ref − T − k·SE: ≤ 0 inside the band."""
+    return s.mean - ref.mean - tolerance - k * math.hypot(s.se, ref.se)
+
+
+def find_limit(stats: list[Stat], ref: Stat, tolerance: float, grid: str, k: float = BAND_SE) -> Limit:
+    """The tolerated limit along ``stats`` (the baseline first, then toward worse); see the module."""
+    if tolerance <= 0:
+        raise ConfigError(f"tolerance {tolerance}: must be > 0")
+    if not stats:
+        raise ConfigError("no grid value to search")
+    prev = None
+    for s in stats:
+        e = excess(s, ref, tolerance, k)
+        if e > 0:
+            if prev is None:
+                return Limit("baseline_outside", None, None, s)
+            return Limit("crossed", _crossing(prev, s, ref, tolerance, grid, k), prev, s)
+        prev = s
+    return Limit("not_reached", prev.value, prev, None)
+
+
+def _crossing(a: Stat, b: Stat, ref: Stat, tolerance: float, grid: str, k: float) -> float:
+    """Where the excess, linear between grid values a (≤ 0) and b (> 0), is 0; in log value for a
+    log grid; integer grids keep the last value inside."""
+    if grid == "integer":
+        return a.value
+    ea, eb = excess(a, ref, tolerance, k), excess(b, ref, tolerance, k)
+    t = -ea / (eb - ea)
+    if grid == "log" and a.value > 0 and b.value > 0:
+        return math.exp(math.log(a.value) + t * (math.log(b.value) - math.log(a.value)))
+    return a.value + t * (b.value - a.value)
+
+
+# ---------------------------------------------------------------- the sheet
+
+def _final(sweep_dir: Path, point: SweepPoint) -> float | None:
+    path = sweep_dir / point.name / "summary.json"
+    return json.loads(path.read_text())["final"] if path.exists() else None
+
+
+def collect(points: list[SweepPoint], sweep_dir: Path, reference: str, params: list[SpecParam]
+            ) -> tuple[Stat, dict[str, list[Stat]], str]:
+    """The reference's Stat and each parameter's Stats (grid order) from the finished points; the metric."""
+    samples: dict[tuple, list[float]] = {}
+    metric = ""
+    for pt in points:
+        final = _final(sweep_dir, pt)
+        if final is None:
+            continue
+        metric = metric or json.loads((sweep_dir / pt.name / "summary.json").read_text())["metric"]
+        label = {k: v for k, v in pt.values.items() if k != "seed"}
+        key = ("ref",) if pt.variant == reference else (("base",) if not label else next(iter(label.items())))
+        samples.setdefault(key, []).append(final)
+    if ("ref",) not in samples:
+        raise SpecIncomplete(f"no finished reference run ({reference}) in {sweep_dir}: no sheet written; "
+                             "run the same command again to retry the failed runs")
+    ref = Stat.of(math.nan, samples[("ref",)])
+    curves = {}
+    for p in params:
+        stats = []
+        for i, v in enumerate(p.values):
+            got = samples.get(("base",) if i == 0 else (p.name, v))
+            if got:
+                stats.append(Stat.of(v, got))
+        curves[p.name] = stats
+    return ref, curves, metric
+
+
+def _fmt(x: float | None) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
+
+
+def _stat_text(s: Stat | None) -> str:
+    if s is None:
+        return "–"
+    return f"{s.mean:.2f} ± {s.sd:.2f}" if s.n > 1 else f"{s.mean:.2f} (1 seed)"
+
+
+def _limit_text(p: SpecParam, lim: Limit) -> str:
+    if lim.status == "baseline_outside":
+        return "baseline already outside the band"
+    if lim.status == "not_reached":
+        return f"not reached within the grid (≥ {_fmt(lim.limit)})" if p.worse == "larger" else \
+            f"not reached within the grid (≤ {_fmt(lim.limit)})"
+    return _fmt(lim.limit)
+
+
+def tolerance_curve(p: SpecParam, stats: list[Stat], ref: Stat, tolerance: float, lim: Limit, metric: str,
+                    path: Path, title: str) -> Path:
+    """The metric (seed mean ± sd) against the parameter, with the floating-point level and the band."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = [s.value for s in stats]
+    ax.errorbar(xs, [s.mean for s in stats], yerr=[0 if s.n < 2 else s.sd for s in stats], marker="o",
+                capsize=3, label=f"{p.name} (mean ± sd over seeds)")
+    ax.axhline(ref.mean, color="gray", lw=1, label=f"floating point {ref.mean:.2f}")
+    ax.axhline(ref.mean + tolerance, color="tab:red", ls="--", lw=1, label=f"fp + tolerance {tolerance:g}")
+    if ref.n > 1:
+        ax.axhspan(ref.mean - ref.sd, ref.mean + ref.sd, color="gray", alpha=0.15)
+    if lim.status == "crossed":
+        ax.axvline(lim.limit, color="tab:green", ls=":", label=f"tolerated limit {_fmt(lim.limit)}")
+    if p.grid == "log" and all(x > 0 for x in xs):
+        ax.set_xscale("log")
+    ax.set_xlabel(f"{p.name}: {p.what}" + (" (worse →)" if p.worse == "larger" else " (← worse)"), fontsize=8)
+    ax.set_ylabel(metric.replace("_", " ") + (" (%)" if metric.endswith("error") else ""))
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)
+
+
+def _plain(s: Stat) -> dict:
+    """A Stat as JSON-safe numbers (nan, e.g. the sd of one seed, as null)."""
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in s.__dict__.items()}
+
+
+def budget_text(preset: str, cfg: RunConfig) -> str:
+    limit = lambda n: "all" if n == 0 else f"{n:,}"  # noqa: E731
+    return (f"preset `{preset}`: {cfg.train.epochs} epoch(s), lr {cfg.train.lr:g}, batch {cfg.train.batch_size}, "
+            f"train_limit {limit(cfg.data.train_limit)}, test_limit {limit(cfg.data.test_limit)}")
+
+
+def write_sheet(exp_name: str, variant: str, reference: str, preset: str, base_cfg: RunConfig,
+                points: list[SweepPoint], sweep_dir: Path, params: list[SpecParam], tolerance: float,
+                seeds: list[int]) -> tuple[Path, dict[str, Limit]]:
+    """spec.md and one spec_<parameter>.png per parameter in ``sweep_dir``; returns the path and limits."""
+    ref, curves, metric = collect(points, sweep_dir, reference, params)
+    limits = {}
+    rows = ["| parameter | config keys | baseline | grid (baseline → worse) | tolerated limit | "
+            f"{metric} at the last value inside (mean ± sd) | seeds |", "|---|---|---|---|---|---|---|"]
+    for p in params:
+        stats = curves[p.name]
+        lim = find_limit(stats, ref, tolerance, p.grid) if stats else Limit("no_runs", None, None, None)
+        limits[p.name] = lim
+        missing = len(p.values) - len(stats)
+        grid = ", ".join(_fmt(v) for v in p.values) + (f" ({missing} value(s) not finished)" if missing else "")
+        limit = "no finished run" if not stats else _limit_text(p, lim)
+        n = sorted({s.n for s in stats})
+        rows.append(f"| {p.name} | {', '.join('`' + k + '`' for k in p.keys)} | {_fmt(p.baseline)} | {grid} | "
+                    f"{limit} | {_stat_text(lim.last_inside)} | {'/'.join(map(str, n)) or 0} |")
+        if stats:
+            tolerance_curve(p, stats, ref, tolerance, lim, metric, sweep_dir / f"spec_{p.name}.png",
+                            f"{exp_name} {variant}: {p.name} (budget {preset})")
+    device = base_cfg.rpu.device.type
+    text = "\n".join([
+        f"# Device specification sheet: {exp_name}, variant `{variant}` (device `{device}`)",
+        "",
+        f"**Training budget**: {budget_text(preset, base_cfg)}; seeds {', '.join(map(str, seeds))}.",
+        "",
+        "> **Warning**: these limits hold at this training budget. A short budget can give limits "
+        "*looser* than at convergence (errors far above the converged level hide small penalties, and the "
+        "seed spread widens the band) — or tighter, where a non-ideality only slows learning. "
+        "Pay for a longer budget (`--budget`) before quoting a limit.",
+        "",
+        f"**Reference**: `{reference}` at the same budget and seeds: {metric} {_stat_text(ref)}.",
+        f"**Band**: a value is tolerated while its seed mean m satisfies m − m_fp ≤ T + {BAND_SE:g}·SE with "
+        f"T = {tolerance:g} (percentage points) and SE = √(sd²/n + sd_fp²/n_fp) (a side with one seed adds 0). "
+        "The limit is interpolated between the last grid value inside and the first outside "
+        "(log grids in log value; integer grids: the last value inside).",
+        "",
+        *rows,
+        "",
+        "Curves: " + ", ".join(f"[{p.name}](spec_{p.name}.png)" for p in params if curves[p.name]),
+        "",
+    ])
+    path = sweep_dir / "spec.md"
+    atomic_write_text(path, text)
+    atomic_write_text(sweep_dir / "spec.json", json.dumps(
+        {"experiment": exp_name, "variant": variant, "reference": reference, "budget": preset,
+         "tolerance": tolerance, "band_se": BAND_SE, "seeds": seeds, "metric": metric,
+         "reference_stat": _plain(ref),
+         "params": {p.name: {"keys": p.keys, "baseline": p.baseline, "grid": p.grid, "worse": p.worse,
+                             "values": p.values, "status": limits[p.name].status, "limit": limits[p.name].limit,
+                             "stats": [_plain(s) for s in curves[p.name]]} for p in params}},
+        indent=2, default=str))
+    return path, limits
+
+
+# ---------------------------------------------------------------- the command
+
+def check_request(exp: Experiment, variant: str, reference: str, budget: str, tolerance: float,
+                  seeds: int) -> None:
+    """Refuse bad input naming it, before any work."""
+    if not (tolerance > 0 and math.isfinite(tolerance)):
+        raise ConfigError(f"--tolerance {tolerance}: must be a finite number > 0 (percentage points of the metric)")
+    if seeds < 1:
+        raise ConfigError(f"--seeds {seeds}: must be ≥ 1")
+    if budget not in exp.presets:
+        raise ConfigError(f"--budget {budget!r}: unknown for {exp.name} (allowed: {', '.join(exp.presets)})")
+    for what, name in (("--variant", variant), ("--reference", reference)):
+        if name not in exp.variants:
+            raise ConfigError(f"{what} {name!r}: unknown for {exp.name} (allowed: {', '.join(exp.variants)})")
+
+
+def plan_spec(exp: Experiment, variant: str, reference: str, budget: str, overrides: dict, tolerance: float,
+              seeds: int, names: list[str] | None = None, grids: dict[str, list] | None = None
+              ) -> tuple[RunConfig, list[SpecParam], list[SweepPoint]]:
+    """The variant's config at the budget, the chosen parameters and every validated point."""
+    check_request(exp, variant, reference, budget, tolerance, seeds)
+    base = variant_configs(exp, [variant], budget, overrides)[variant]
+    if not base.model.analog:
+        raise ConfigError(f"--variant {variant!r}: not analog (model.analog is false): nothing to specify")
+    params = select_params(spec_params(base.to_dict()), names, grids or {})
+    seed_list = [base.seed + i for i in range(seeds)]
+    return base, params, spec_points(exp, variant, reference, budget, overrides, params, seed_list)
+
+
+def spec_dir(out: Path, exp: Experiment, variant: str, budget: str) -> Path:
+    return Path(out) / exp.name / f"spec-{variant}-{budget}"
