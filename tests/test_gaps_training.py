@@ -47,6 +47,14 @@ def test_analog_layers_out_of_range_are_refused(bad):
         _fc(analog_layers=bad)
 
 
+def test_layer_rpu_for_a_layer_the_model_does_not_have_is_refused():
+    """layer_rpu.5 on a 3-layer network would be ignored without a word: refused, naming the key."""
+    cfg = build_config({"model": {"kind": "fc", "hidden": [6, 5]}, "layer_rpu": {5: {"update": {"bl": 7}}}})
+    torch.manual_seed(0)
+    with pytest.raises(ConfigError, match=r"layer_rpu = \[5\]: no layer \[5\].*3 layers"):
+        build_network(cfg, (1, 3, 3), 4)
+
+
 @pytest.mark.data("mnist")
 def test_cli_refuses_analog_layers_out_of_range_with_exit_2(tmp_path):
     from rpusim.cli import app

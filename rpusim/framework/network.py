@@ -31,7 +31,8 @@ def analogize(model: nn.Module, cfg: RunConfig) -> None:
     """Replace the convertible layers (in order of appearance) by analog ones, in place.
 
     Layer i gets ``cfg.rpu_for_layer(i)``; with ``model.analog_layers`` only those indices
-    become analog, and an index the model does not have is refused (a ConfigError).
+    become analog. An index the model does not have, in ``model.analog_layers`` or in
+    ``layer_rpu``, is refused (a ConfigError): it would otherwise be ignored without a word.
     """
     index = 0
     for parent in list(model.modules()):
@@ -40,7 +41,8 @@ def analogize(model: nn.Module, cfg: RunConfig) -> None:
                 if not cfg.model.analog_layers or index in cfg.model.analog_layers:
                     setattr(parent, name, convert_to_analog(child, cfg.rpu_for_layer(index), inplace=True))
                 index += 1
-    missing = [i for i in cfg.model.analog_layers if not 0 <= i < index]
-    if missing:
-        raise ConfigError(f"model.analog_layers = {cfg.model.analog_layers}: no layer {missing} "
-                          f"(this model has {index} layers that can be analog, numbered from 0)")
+    for key, indices in (("model.analog_layers", list(cfg.model.analog_layers)), ("layer_rpu", sorted(cfg.layer_rpu))):
+        missing = [i for i in indices if not 0 <= i < index]
+        if missing:
+            raise ConfigError(f"{key} = {indices}: no layer {missing} "
+                              f"(this model has {index} layers that can be analog, numbered from 0)")
