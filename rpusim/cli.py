@@ -247,7 +247,7 @@ def report(
     from .papers.catalog import EXPERIMENTS
     try:
         path = write_report(dirs, out, EXPERIMENTS)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ConfigError) as err:
         _fail(str(err))
     typer.echo(f"report: {path}")
 

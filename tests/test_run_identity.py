@@ -353,3 +353,20 @@ def test_fingerprint_stable_when_a_field_with_its_default_is_added_and_changes_w
     seen.add(fingerprint(changed))
     assert len(seen) == 6
     assert fingerprint(full, version="9.9") != fingerprint(full)
+
+
+@pytest.mark.parametrize("text", ["{\"metric\": \"test_error\", \"fin", "", "[1, 2]", "\xff\xfe"])
+def test_damaged_summary_is_refused_naming_it_by_report_and_results_table(tmp_path, text):
+    """A damaged summary.json (cut short, empty, not a summary, not text) in a run folder: `rpusim
+    report` and the experiment's results table refuse it with exit 2 / a ConfigError naming the file."""
+    from rpusim.framework.runner import finished_runs
+    run = tmp_path / "fc-mnist" / "rpu-baseline"
+    run.mkdir(parents=True)
+    save_config(cfg_of(), run)
+    (run / "metrics.csv").write_text("epoch,train_loss,test_error\n0,nan,90.0\n1,0.5,12.0\n")
+    (run / "summary.json").write_bytes(text.encode("latin-1"))
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "fc-mnist")])
+    assert result.exit_code == 2, result.output
+    assert "summary.json" in result.output and "Traceback" not in result.output
+    with pytest.raises(ConfigError, match="summary.json"):
+        finished_runs(tmp_path / "fc-mnist", [])

@@ -108,6 +108,20 @@ def read_saved_config(run_dir: Path) -> dict | None:
     return data
 
 
+def read_summary(run_dir: Path) -> dict:
+    """The mapping in ``run_dir/summary.json`` (a finished run's figures); an unreadable or damaged
+    file is refused naming it."""
+    path = Path(run_dir) / "summary.json"
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError, OSError) as err:
+        raise ConfigError(f"{path}: unreadable ({type(err).__name__}); delete it (the run then counts as "
+                          "unfinished) or use --overwrite") from None
+    if not isinstance(data, dict) or not {"metric", "final"} <= data.keys():
+        raise ConfigError(f"{path}: not a run summary (expected a mapping with metric and final)")
+    return data
+
+
 def saved_fingerprint(saved: dict, path: Path) -> str:
     """The fingerprint a saved ``config.yaml`` records, or recomputed from it (older files have none)."""
     if saved.get("fingerprint"):

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-import yaml
 
 from .experiment import Experiment
+from .identity import read_saved_config, read_summary
 from .plots import heatmap, learning_curves, metric_vs_value, read_metrics
 
 
@@ -111,10 +111,9 @@ def find_runs(dirs: list[str | Path]) -> list[RunRecord]:
 
 def load_run(d: Path, label: str) -> RunRecord:
     rec = RunRecord(d, label)
-    if (d / "config.yaml").exists():
-        rec.config = yaml.safe_load((d / "config.yaml").read_text()) or {}
+    rec.config = read_saved_config(d) or {}
     if (d / "summary.json").exists():
-        rec.summary = json.loads((d / "summary.json").read_text())
+        rec.summary = read_summary(d)
     if (d / "metrics.csv").exists():
         rec.rows = read_metrics(d)
     if (d / "error.txt").exists() and rec.summary is None:

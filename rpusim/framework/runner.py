@@ -17,7 +17,7 @@ from ..config import ConfigError
 from ..io import atomic_write_text
 from .config import RunConfig, build_config
 from .device import resolve_device
-from .identity import check_run_dir, remove_stale_tmp
+from .identity import check_run_dir, read_summary, remove_stale_tmp
 from .plots import learning_curves
 from .experiment import Experiment
 from .train import train_run
@@ -62,7 +62,7 @@ def run_configs(name: str, configs: dict[str, RunConfig], out: Path, resume: boo
             (out / stale).unlink(missing_ok=True)
     for variant, cfg in configs.items():
         if resume and folders[variant].complete:
-            summary = json.loads((out / variant / "summary.json").read_text())
+            summary = read_summary(out / variant)
             log(f"[{variant}] already finished: {summary['metric']} {summary['final']:.3f}")
         else:
             train_run(cfg, out / variant, resume=resume, overwrite=overwrite, progress=progress, log=log)
@@ -73,7 +73,7 @@ def finished_runs(out: Path, first: list[str]) -> dict[str, dict]:
     """Summaries of the finished runs in ``out`` (folders with summary.json), ``first`` first."""
     found = sorted(d.name for d in Path(out).iterdir() if (d / "summary.json").is_file())
     order = [v for v in first if v in found] + [v for v in found if v not in first]
-    return {v: json.loads((out / v / "summary.json").read_text()) for v in order}
+    return {v: read_summary(out / v) for v in order}
 
 
 def write_folder_results(name: str, out: Path, variants: list[str], claims: dict | None = None,

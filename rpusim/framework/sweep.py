@@ -36,13 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
 
 from ..config import ConfigError, parse_yaml_value
 from ..io import atomic_write_text
 from .config import RunConfig, deep_merge
 from .experiment import Experiment
-from .identity import inspect_run_dir
+from .identity import inspect_run_dir, read_summary
 from .runner import variant_configs, write_results
 
 
@@ -333,7 +332,7 @@ def interruption_message(points: list[SweepPoint], results: dict[str, PointResul
         r = results.get(p.name)
         summary_path = sweep_dir / p.name / "summary.json"
         if r is None and summary_path.exists():
-            r = PointResult(p.name, "done", json.loads(summary_path.read_text()))
+            r = PointResult(p.name, "done", read_summary(summary_path.parent))
         if r is not None and r.status != "failed":
             n_finished += 1
             lines.append(f"  finished     {p.name}: {r.summary['metric']} final {r.summary['final']:.3f}")
@@ -365,7 +364,7 @@ def run_sweep(name: str, points: list[SweepPoint], sweep_dir: str | Path, worker
     for p in points:
         summary_path = sweep_dir / p.name / "summary.json"
         if summary_path.exists():
-            results[p.name] = PointResult(p.name, "skipped", json.loads(summary_path.read_text()))
+            results[p.name] = PointResult(p.name, "skipped", read_summary(summary_path.parent))
         else:
             todo.append(p)
     log(f"sweep {name}: {len(points)} points, {len(points) - len(todo)} finished before, {len(todo)} to run")
