@@ -329,7 +329,7 @@ def data_list() -> None:
         try:
             where = str(find_file(name, spec.files[0].filename, verify=False).parent)
         except DataError:
-            where = f"missing (rpusim data download {name})"
+            where = f"missing (rpusim data ensure {name})"
         typer.echo(f"{name:16s} {spec.description}")
         typer.echo(f"{'':16s}   {where}")
 
