@@ -157,3 +157,24 @@ def test_markers_inside_fenced_code_or_prose_are_examples_not_blocks(tmp_path):
     (tmp_path / "README.md").write_text(doc)
     assert find_blocks(doc, Path("README.md")) == []
     assert check(tmp_path).exit_code == 0 and (tmp_path / "README.md").read_text() == doc
+
+
+def test_whole_run_columns_count_finished_runs_only(tmp_path):
+    """A seed still training enters the per-epoch cells it has reached, but not best / mean of last K /
+    final: its 'best so far' is no run's result."""
+    repo = tmp_path / "repo"
+    (repo / "docs").mkdir(parents=True)
+    (repo / "README.md").write_text("# test\n")
+    (repo / "RESULTS.md").write_text('<!-- rpusim:table study=s experiment=fc-mnist variants=fp epochs=1,3 '
+                                      'columns=best,final,mean_last2 -->\n<!-- /rpusim:table -->\n')
+    runs = [fake_run(tmp_path / "runs" / "a", "fp", 0, (9.0, 6.0, 4.0)),
+            fake_run(tmp_path / "runs" / "b", "fp", 1, (9.4, 6.4, 4.4)),
+            fake_run(tmp_path / "runs" / "c", "fp", 2, (5.0,), finished=False)]
+    record_runs(runs, "s", repo, allow_unfinished=True)
+    assert runner.invoke(app, ["report", "--all", "--root", str(repo)]).exit_code == 0
+    row = next(line for line in (repo / "RESULTS.md").read_text().splitlines() if line.startswith("| `fp`"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == f"{statistics.fmean([9.0, 9.4, 5.0]):.2f} ± {statistics.stdev([9.0, 9.4, 5.0]):.2f}"
+    assert cells[3] == "4.20 ± 0.28 (n=2)"                       # epoch 3: the two finished seeds
+    assert cells[4] == "4.20 ± 0.28 (n=2)" and cells[5] == "4.20 ± 0.28 (n=2)"  # best, final
+    assert cells[6] == "5.20 ± 0.28 (n=2)"                       # mean of epochs 2-3, finished seeds

@@ -185,6 +185,12 @@ def no_record(block: Block) -> str:
 
 
 def _column_values(recs: list[Record], col: str, metric: str, where: str) -> list[float]:
+    """One value per record; the whole-run columns (final, best, mean_lastK) count finished runs only
+    (an unfinished run gives NaN, left out of the cell's n): a run still training has no final figure."""
+    if not re.fullmatch(r"e\d+", col) and any(r.unfinished for r in recs):
+        finished = _column_values([r for r in recs if not r.unfinished], col, metric, where)
+        values = iter(finished)
+        return [math.nan if r.unfinished else next(values) for r in recs]
     if col == "final":
         return [r.value(metric) for r in recs]
     if col == "best":
@@ -252,14 +258,16 @@ def render_table(block: Block, root: Path) -> str:
             continue
         cells = [f"`{v}`", _seeds_text(recs)]
         cells += [cell(_column_values(recs, c, metric, where), digits, len(recs)) for c in plain]
-        cells += [cell([100 * r.value(k) for r in recs], digits, len(recs)) for _, k in stat_cols]
+        cells += [cell([math.nan if r.unfinished else 100 * r.value(k) for r in recs], digits, len(recs))
+                  for _, k in stat_cols]
         if ref:
             cells.append("—" if v == ref or not rows[ref] else
                          diff_cell(_column_values(recs, at, metric, where),
                                    _column_values(rows[ref], at, metric, where), digits))
         lines.append("| " + " | ".join(cells) + " |")
     note = (f"{metric_label(metric)}; records: `{RESULTS_DIR}/{p['study']}/{p['experiment']}/`; "
-            "a cell is mean ± sd over the seeds (sample standard deviation)")
+            "a cell is mean ± sd over the seeds (sample standard deviation); whole-run columns (best, "
+            "mean of last K, final, layer statistics) count finished runs only")
     if ref:
         note += (f"; a difference from `{ref}` is resolved when |Δ| > {RESOLVE_SE:g}·√(sd₁²/n₁ + sd₂²/n₂) "
                  "(shown: Δ ± that standard error)")
