@@ -265,7 +265,8 @@ def render_table(block: Block, root: Path) -> str:
                          diff_cell(_column_values(recs, at, metric, where),
                                    _column_values(rows[ref], at, metric, where), digits))
         lines.append("| " + " | ".join(cells) + " |")
-    note = (f"{metric_label(metric)}; records: `{RESULTS_DIR}/{p['study']}/{p['experiment']}/`; "
+    what = metric_label(metric) if plain else "% of the last epoch's passes or pulse probabilities, per analog layer"
+    note = (f"{what}; records: `{RESULTS_DIR}/{p['study']}/{p['experiment']}/`; "
             "a cell is mean ± sd over the seeds (sample standard deviation); whole-run columns (best, "
             "mean of last K, final, layer statistics) count finished runs only")
     if ref:
