@@ -122,16 +122,20 @@ def read_summary(run_dir: Path) -> dict:
     return data
 
 
-def saved_fingerprint(saved: dict, path: Path) -> str:
-    """The fingerprint a saved ``config.yaml`` records, or recomputed from it (older files have none)."""
-    if saved.get("fingerprint"):
-        return str(saved["fingerprint"])
+def content_fingerprint(saved: dict, path: Path) -> str:
+    """The fingerprint of a saved ``config.yaml``'s content (its config resolved, with the version it
+    names), whatever fingerprint the file records; an unreadable config is refused naming ``path``."""
     config = {k: v for k, v in saved.items() if k not in META_KEYS}
     try:
         resolved = RunConfig.from_dict(config).to_dict()
     except ConfigError as err:
         raise ConfigError(f"{path}: not a config this rpusim can read ({err})") from None
     return fingerprint(resolved, str(saved.get("rpusim_version", "")))
+
+
+def saved_fingerprint(saved: dict, path: Path) -> str:
+    """The fingerprint a saved ``config.yaml`` records, or recomputed from it (older files have none)."""
+    return str(saved["fingerprint"]) if saved.get("fingerprint") else content_fingerprint(saved, path)
 
 
 @dataclass

@@ -43,7 +43,7 @@ from .. import __version__
 from ..config import ConfigError
 from ..io import atomic_write_text
 from .config import META_KEYS, RunConfig
-from .identity import fingerprint, read_saved_config
+from .identity import content_fingerprint, read_saved_config
 
 #: The files of a record, and the only files a record folder may hold.
 RECORD_FILES = ("config.yaml", "metrics.csv", "summary.json")
@@ -69,17 +69,13 @@ def verified_config(run_dir: Path) -> tuple[dict, str]:
     saved = read_saved_config(run_dir)
     if saved is None:
         raise ConfigError(f"{run_dir}: no config.yaml (not a run folder)")
-    content = {k: v for k, v in saved.items() if k not in META_KEYS}
-    try:
-        resolved = RunConfig.from_dict(content).to_dict()
-    except ConfigError as err:
-        raise ConfigError(f"{path}: not a config this rpusim can read ({err})") from None
-    computed = fingerprint(resolved, str(saved.get("rpusim_version", "")))
+    computed = content_fingerprint(saved, path)
     if saved.get("fingerprint"):
         if str(saved["fingerprint"]) != computed:
             raise ConfigError(f"{path}: its fingerprint {saved['fingerprint']} does not match its content "
                               f"(computed {computed}); the file was edited after the run: not recorded")
         return saved, path.read_text()
+    content = {k: v for k, v in saved.items() if k not in META_KEYS}
     saved = {"rpusim_version": saved.get("rpusim_version", ""), "fingerprint": computed, **content}
     return saved, yaml.safe_dump(saved, sort_keys=False)
 
