@@ -85,16 +85,15 @@ def read_metric_rows(text: str) -> list[dict]:
 
 
 def unfinished_summary(config: dict, rows: list[dict]) -> dict:
-    """What an unfinished run's record says in place of ``summary.json`` (marked unfinished)."""
+    """What an unfinished run's record says in place of ``summary.json``: the training loop's own
+    summary of the epochs done so far (:func:`.train.summarize`), marked unfinished."""
     from .tasks import TASKS
+    from .train import summarize
     cfg = RunConfig.from_dict({k: v for k, v in config.items() if k not in META_KEYS})
     metric = TASKS[cfg.task].metric_names[0]
-    values = [float(r[metric]) for r in rows if int(r["epoch"]) > 0]
-    last = rows[-1] if rows else {"epoch": 0, metric: math.nan}
-    return {"experiment": cfg.experiment, "variant": cfg.variant, "seed": cfg.seed, "metric": metric,
-            "final": float(last[metric]), "best": min(values, default=float(last[metric])),
-            "epochs": int(last["epoch"]), "status": "unfinished",
-            "train_time_s": round(sum(float(r.get("time_s") or 0) for r in rows), 2)}
+    numeric = [{"epoch": int(r["epoch"]), metric: float(r[metric]), "time_s": float(r.get("time_s") or 0)}
+               for r in rows] or [{"epoch": 0, metric: math.nan, "time_s": 0.0}]
+    return {**summarize(cfg, numeric, metric), "status": "unfinished"}
 
 
 @dataclass
