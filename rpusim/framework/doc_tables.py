@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ConfigError
+from .plots import metric_label
 from .records import RESULTS_DIR, Record, latest_bench_records, study_records
 
 #: The documents ``rpusim report --all`` rewrites (relative to the repository root).
@@ -88,10 +89,6 @@ def difference(a: list[float], b: list[float]) -> tuple[float, float, bool | Non
         return ma - mb, math.nan, None
     se = math.sqrt(sa ** 2 / na + sb ** 2 / nb)
     return ma - mb, se, abs(ma - mb) > RESOLVE_SE * se
-
-
-def metric_label(metric: str) -> str:
-    return metric.replace("_", " ") + (" (%)" if metric.endswith("error") else "")
 
 
 def fmt(x: float, digits: int) -> str:

@@ -47,7 +47,7 @@ def learning_curves(runs: dict[str, Path], metric: str, path: Path, title: str =
     ax.set_xlabel("epoch")
     from matplotlib.ticker import MaxNLocator
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel(_label(metric))
+    ax.set_ylabel(metric_label(metric))
     if log_y:
         ax.set_yscale("log")
     ax.set_title(title)
@@ -70,7 +70,7 @@ def _final_bars(rows: dict[str, list[dict]], metric: str, path: Path, title: str
         ax.text(bar.get_x() + bar.get_width() / 2, v, f"{v:.3g}", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 5 else 0, ha="right" if len(labels) > 5 else "center")
     epoch = max(int(r[-1]["epoch"]) for r in rows.values())
-    ax.set_ylabel(_label(metric) + f" after epoch {epoch}")
+    ax.set_ylabel(metric_label(metric) + f" after epoch {epoch}")
     if log_y:
         ax.set_yscale("log")
     ax.set_title(title)
@@ -78,7 +78,7 @@ def _final_bars(rows: dict[str, list[dict]], metric: str, path: Path, title: str
     return save_figure(fig, path)
 
 
-def _label(metric: str) -> str:
+def metric_label(metric: str) -> str:
     return metric.replace("_", " ") + (" (%)" if metric.endswith("error") else "")
 
 
@@ -101,7 +101,7 @@ def heatmap(values: list[list[float]], row_key: str, row_values: list, col_key: 
             text = "n/a" if not np.isfinite(data[i, j]) else f"{data[i, j]:.3g}"
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="white" if np.isfinite(data[i, j]) and data[i, j] > middle else "black")
-    fig.colorbar(im, ax=ax, label=_label(metric))
+    fig.colorbar(im, ax=ax, label=metric_label(metric))
     ax.set_title(title, fontsize=9)
     return save_figure(fig, path)
 
@@ -112,7 +112,7 @@ def metric_vs_value(xs: list, ys: list[float], key: str, metric: str, path: Path
     ax.plot(range(len(xs)), ys, marker="o")
     ax.set_xticks(range(len(xs)), [str(x) for x in xs])
     ax.set_xlabel(key)
-    ax.set_ylabel(_label(metric))
+    ax.set_ylabel(metric_label(metric))
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     return save_figure(fig, path)

@@ -42,7 +42,8 @@ from ..config import ConfigError
 from ..io import atomic_write_text
 from .config import RunConfig, deep_merge
 from .experiment import Experiment
-from .plots import save_figure
+from .identity import read_summary
+from .plots import metric_label, pyplot, save_figure
 from .runner import variant_configs
 from .sweep import SweepPoint, nest_key, point_name
 
@@ -289,21 +290,16 @@ def _crossing(a: Stat, b: Stat, ref: Stat, tolerance: float, grid: str, k: float
 
 # ---------------------------------------------------------------- the sheet
 
-def _final(sweep_dir: Path, point: SweepPoint) -> float | None:
-    path = sweep_dir / point.name / "summary.json"
-    return json.loads(path.read_text())["final"] if path.exists() else None
-
-
 def collect(points: list[SweepPoint], sweep_dir: Path, reference: str, params: list[SpecParam]
             ) -> tuple[Stat, dict[str, list[Stat]], str]:
     """The reference's Stat and each parameter's Stats (grid order) from the finished points; the metric."""
     samples: dict[tuple, list[float]] = {}
     metric = ""
     for pt in points:
-        final = _final(sweep_dir, pt)
-        if final is None:
+        if not (sweep_dir / pt.name / "summary.json").exists():
             continue
-        metric = metric or json.loads((sweep_dir / pt.name / "summary.json").read_text())["metric"]
+        summary = read_summary(sweep_dir / pt.name)
+        final, metric = summary["final"], metric or summary["metric"]
         label = {k: v for k, v in pt.values.items() if k != "seed"}
         key = ("ref",) if pt.variant == reference else (("base",) if not label else next(iter(label.items())))
         samples.setdefault(key, []).append(final)
@@ -344,9 +340,7 @@ def _limit_text(p: SpecParam, lim: Limit) -> str:
 def tolerance_curve(p: SpecParam, stats: list[Stat], ref: Stat, tolerance: float, lim: Limit, metric: str,
                     path: Path, title: str) -> Path:
     """The metric (seed mean ± sd) against the parameter, with the floating-point level and the band."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = pyplot().subplots(figsize=(6, 4))
     xs = [s.value for s in stats]
     ax.errorbar(xs, [s.mean for s in stats], yerr=[0 if s.n < 2 else s.sd for s in stats], marker="o",
                 capsize=3, label=f"{p.name} (mean ± sd over seeds)")
@@ -359,7 +353,7 @@ def tolerance_curve(p: SpecParam, stats: list[Stat], ref: Stat, tolerance: float
     if p.grid == "log" and all(x > 0 for x in xs):
         ax.set_xscale("log")
     ax.set_xlabel(f"{p.name}: {p.what}" + (" (worse →)" if p.worse == "larger" else " (← worse)"), fontsize=8)
-    ax.set_ylabel(metric.replace("_", " ") + (" (%)" if metric.endswith("error") else ""))
+    ax.set_ylabel(metric_label(metric))
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
