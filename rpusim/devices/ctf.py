@@ -158,9 +158,9 @@ class CTFDevice(PulsedDevice):
         the CPU: the numba kernel of :mod:`.ctf_kernel`); returns False elsewhere."""
         if not use_fast_kernel(state, n_up, n_down):
             return False
-        from .ctf_kernel import count_top, ctf_trains_at
+        from .ctf_kernel import ctf_trains_at
         up, down = n_up.contiguous().numpy(), n_down.contiguous().numpy()
-        mean, rel_std = self._tables(slots, count_top(up, down))
+        mean, rel_std = self._tables(slots, int(max(up.max(), down.max())) if up.size else 0)
         ctf_trains_at(state, p, rows, cols, up, down, mean, rel_std, self.t_prog, self.t_erase,
                       self.beta, gen)
         return True
@@ -179,8 +179,7 @@ class CTFDevice(PulsedDevice):
         """:meth:`train_tables` as float64 arrays, computed once per device law and table size
         (without slots: isolated pulses, the size rounded up to a power of two)."""
         blocks = max(1, -(-top // slots)) if slots is not None else 1 << max(top, 1).bit_length()
-        key = (self.pw, self.t_gap, self.tau_on, self.tau_off, self.transient, self.c2c_std, self.compensation,
-               self.calib_rate, slots, blocks)
+        key = (*self._timing_key(), self.c2c_std, self.compensation, self.calib_rate, slots, blocks)
         tables = _TABLES.get(key)
         if tables is None:
             if len(_TABLES) >= 256:

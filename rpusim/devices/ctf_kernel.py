@@ -10,9 +10,8 @@ and r(n) (relative std of the step),
     β ≠ 1:  h ← 1 − (1 − h)·(1 + x·(1 − h)^(1/β))^(−β),  h ← h·(1 + y·h^(1/β))^(−β)
     w ← clip(w + (w_lo + h·(w_hi − w_lo) − w)·(1 + r(n_up + n_down)·ξ))
 
-for every device of each weight, over the cells that received pulses only (listed first by
-:func:`fired_cells`, which also gives the largest count, so that the tables can be sized
-before the pass), with ξ ~ N(0, 1) drawn for all of them at once by
+for every device of each weight, over the cells that received pulses only (the tables sized
+beforehand by the largest count, :meth:`.ctf.CTFDevice.apply_pulses_at`), with ξ ~ N(0, 1) drawn for all of them at once by
 :func:`rpusim.numba_random.fill`, seeded from the tile's torch generator.
 """
 from __future__ import annotations
@@ -24,16 +23,6 @@ import torch
 from numba import njit
 
 from ..numba_random import draw_seed, fill, seeded_state
-
-
-@njit(cache=True)
-def count_top(n_up, n_down):
-    """The largest count of the two count matrices (float32 → int)."""
-    top = np.float32(0.0)
-    for a in range(n_up.shape[0]):
-        for c in range(n_up.shape[1]):
-            top = max(top, n_up[a, c], n_down[a, c])
-    return int(top)
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", inline="always")
@@ -103,7 +92,7 @@ def ctf_trains_at(state: torch.Tensor, p: dict[str, torch.Tensor], rows: torch.T
                   n_up: np.ndarray, n_down: np.ndarray, mean: np.ndarray,
                   rel_std: np.ndarray, t_prog: float, t_erase: float, beta: float, gen: torch.Generator) -> None:
     """Apply the counts (len(rows) × len(cols), float32 arrays) to ``state`` (n_devices × out × in)
-    in place; ``mean``, ``rel_std``: the float64 train tables, covering every count (:func:`count_top`)."""
+    in place; ``mean``, ``rel_std``: the float64 train tables, covering every count up to the largest of ``n_up``, ``n_down``."""
     seed = draw_seed(gen)
     _trains_at(state.numpy(), p["w_lo"].numpy(), p["w_hi"].numpy(), p["speed"].numpy(), rows.numpy(),
                cols.numpy(), n_up, n_down, mean, rel_std, 1.0 / t_prog, 1.0 / t_erase,

@@ -170,15 +170,15 @@ def record_runs(run_dirs: list[str | Path], study: str, root: str | Path = ".", 
         if len(sources) > 1:
             problems.append(f"{', '.join(map(str, sources))}: the same experiment, variant and seed, so one "
                             f"record ({dest}); record them under different --study names")
-    for p in plans:
-        conflict = _record_conflict(p)
+    conflicts = {p.dest: _record_conflict(p) for p in plans}
+    for conflict in conflicts.values():
         if conflict and not overwrite:
             problems.append(f"{conflict}; --overwrite replaces it")
     if problems:
         raise ConfigError("\n".join(dict.fromkeys(problems)))
     done = []
     for p in plans:
-        if p.dest.exists() and _record_conflict(p) is None:
+        if p.dest.exists() and conflicts[p.dest] is None:
             done.append((p, "unchanged"))
             continue
         p.dest.mkdir(parents=True, exist_ok=True)
