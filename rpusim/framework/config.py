@@ -142,11 +142,12 @@ def parse_set(items: list[str]) -> dict:
 
 
 def deep_merge(base: dict, over: dict) -> dict:
-    """Recursively merge ``over`` into a copy of ``base``; a device ``type`` change replaces the device."""
+    """Recursively merge ``over`` into a copy of ``base``; a mapping that names another ``type`` (a
+    device, a training algorithm) replaces the old one instead of refining it."""
     out = copy.deepcopy(base)
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
-            if k == "device" and "type" in v and v["type"] != out[k].get("type"):
+            if "type" in v and v["type"] != out[k].get("type"):
                 out[k] = copy.deepcopy(v)
             else:
                 out[k] = deep_merge(out[k], v)
