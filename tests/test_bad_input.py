@@ -65,6 +65,8 @@ CASES = {
     "algorithm field of sgd": (_run_set("rpu.algorithm.gamma=0.5"), ["rpu.algorithm.gamma: unknown key", "type"]),
     "chopper probability": (_run_set("rpu.algorithm.type=chopped-ttv2", "rpu.algorithm.in_chop_prob=1.5"),
                             ["rpu.algorithm.in_chop_prob = 1.5", "<= 1"]),
+    "agad without chopper": (_run_set("rpu.algorithm.type=agad", "rpu.algorithm.in_chop_prob=0"),
+                             ["rpu.algorithm.in_chop_prob = 0", "> 0"]),
     "transfer_every zero": (_run_set("rpu.algorithm.type=ttv2", "rpu.algorithm.transfer_every=0"),
                             ["rpu.algorithm.transfer_every = 0", ">= 1"]),
     "mixed precision two bins": (_run_set("rpu.algorithm.type=mixed-precision", "rpu.algorithm.n_x_bins=2"),

@@ -45,7 +45,8 @@ def test_default_algorithm_is_plain_sgd():
 
 
 @pytest.mark.parametrize("kind, cls", [("tiki-taka", TransferTile), ("ttv2", TransferTile),
-                                       ("chopped-ttv2", TransferTile), ("mixed-precision", MixedPrecisionTile)])
+                                       ("chopped-ttv2", TransferTile), ("agad", TransferTile),
+                                       ("mixed-precision", MixedPrecisionTile)])
 def test_array_picks_the_algorithms_tile(kind, cls):
     cfg = RPUConfig.from_dict({"algorithm": {"type": kind}, "mapping": {"max_input_size": 3}})
     arr = AnalogArray(2, 5, cfg)
@@ -166,6 +167,35 @@ def test_output_choppers_flip_after_a_full_pass():
     assert t.out_chopper.tolist() == [-1, -1, -1]
 
 
+def test_agad_reads_against_the_mean_of_the_last_chopper_period():
+    """n = 2 reads per period (regular switching after passes 1, 3, ...), β = 1 (m = the last read)."""
+    t = _tile(1, 1, {"type": "agad", "in_chop_prob": 0.5, "fast_device": {"type": "ideal"},
+                     "transfer_lr": 0.001, "scale_transfer_lr": False, "transfer_forward": PERFECT})
+    t.set_weights(torch.zeros(1, 1))
+    t.fast.set_weights(torch.full((1, 1), 0.1))  # an offset of A: H gets λ/θ·(v − p) = v − p
+    signs = []
+    for _ in range(4):
+        _idle(t)
+        signs.append(int(t.in_chopper[0]))
+    assert signs == [1, -1, -1, 1]
+    assert torch.allclose(t.buffer, torch.full((1, 1), 0.2))  # 0.1 twice, then 0 against p = 0.1
+    t.fast.set_weights(torch.full((1, 1), 0.15))  # a change of A enters with the chopper's sign
+    _idle(t)
+    assert torch.allclose(t.buffer, torch.full((1, 1), 0.25)) and torch.allclose(t.past_mean, torch.full((1, 1), 0.1))
+
+
+def test_agad_writes_nothing_to_c_while_its_reference_forms():
+    t = _tile(2, 1, {"type": "agad", "in_chop_prob": 0.5, "scale_transfer_lr": False, "transfer_forward": PERFECT})
+    t.set_weights(torch.zeros(2, 1))
+    t.fast.set_weights(torch.full((2, 1), 0.05))  # H += 5 in the first passes (p = 0): a pulse is due
+    for _ in range(3):  # passes 0, 1, 2 = n: nothing written
+        _idle(t)
+        assert torch.all(t.get_weights() == 0)
+    t.fast.set_weights(torch.full((2, 1), 0.1))  # v − p = 0.05, chopper −1: one pulse down, written
+    _idle(t)
+    assert torch.allclose(t.get_weights(), torch.full((2, 1), -0.01))
+
+
 # --- reference (zero-shifting) -----------------------------------------------------------------
 def test_symmetry_point_of_soft_bounds():
     dev = RPUConfig.from_dict({"device": {"type": "soft_bounds", "up_down": 0.3, "dw_min": 0.002}}).device
@@ -245,7 +275,7 @@ def _errors(algorithm: tuple) -> tuple[float, float]:
 
 @pytest.mark.parametrize("algorithm", [{"type": "tiki-taka", "reference": True},
                                        {"type": "ttv2", "reference": True},
-                                       {"type": "chopped-ttv2", "in_chop_prob": 0.02}],
+                                       {"type": "chopped-ttv2", "in_chop_prob": 0.02}, {"type": "agad"}],
                          ids=lambda a: a["type"])
 def test_transfer_algorithms_beat_sgd_on_an_asymmetric_device(algorithm):
     """Soft bounds with 10 % up/down asymmetry (symmetry point ≈ 0.06) and noisy gradients: SGD's pulses
@@ -260,6 +290,7 @@ def test_transfer_algorithms_beat_sgd_on_an_asymmetric_device(algorithm):
 # --- checkpoints and layers ----------------------------------------------------------------------
 COMPOUNDS = [{"type": "tiki-taka", "reference": True, "gamma": 0.5}, {"type": "ttv2"},
              {"type": "chopped-ttv2", "in_chop_prob": 0.5, "out_chop_prob": 0.5, "n_reads_per_transfer": 2},
+             {"type": "agad", "in_chop_prob": 0.5},
              {"type": "mixed-precision", "n_rows_per_transfer": 1, "n_x_bins": 9, "n_d_bins": 9}]
 GRID = {"mapping": {"max_input_size": 3, "max_output_size": 2}, "devices_per_weight": 2}
 

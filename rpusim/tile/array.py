@@ -23,7 +23,7 @@ from .transfer import TransferTile
 
 TILE_CLASSES: dict[str, type[AnalogTile]] = {
     "sgd": AnalogTile, "tiki-taka": TransferTile, "ttv2": TransferTile, "chopped-ttv2": TransferTile,
-    "mixed-precision": MixedPrecisionTile}
+    "agad": TransferTile, "mixed-precision": MixedPrecisionTile}
 
 
 def tile_class(rpu_config: RPUConfig) -> type[AnalogTile]:

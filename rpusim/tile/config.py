@@ -193,6 +193,27 @@ class ChoppedTTv2Algorithm(TTv2Algorithm):
                                 "chopper flips after its read (aihwkit's default 0.1)")
     out_chop_prob: float = Field(0.0, ge=0, le=1, description="probability that each output chopper "
                                  "flips after a full pass over the columns (aihwkit's default 0)")
+    in_chop_random: bool = Field(True, description="input choppers flip at random (in_chop_prob per read) "
+                                 "or all together every n = max(⌈1/in_chop_prob⌉, 2) full passes (False)")
+
+
+class AGADAlgorithm(ChoppedTTv2Algorithm):
+    """AGAD, analog gradient accumulation with dynamic reference (Rasch et al. 2023, arXiv 2303.04721):
+    chopped TTv2 whose reads are taken against an on-the-fly reference instead of zero. Per element,
+    m is a running mean of the raw reads v of its column (m ← (1 − β)·m + β·v, β = min(tail_weightening/n,
+    1), n = max(⌈1/in_chop_prob⌉, 2) reads per chopper period); at the first read after the column's
+    chopper switched, the reference p ← m (the mean of the last period). The buffer then gets
+    H[:, k] += λ·cₖ·c'∘(v − p)/θ: A's offset and its slow drift cancel against p, so A needs no
+    symmetry point at zero and no reset. C receives no pulses during the first n + 1 passes (p is
+    still being formed). Defaults: aihwkit's DynamicTransferCompound (regular chopper periods)."""
+
+    type: Literal["agad"] = "agad"
+    in_chop_prob: float = Field(0.1, gt=0, le=1, description="chopper frequency: a period is "
+                                "n = max(⌈1/in_chop_prob⌉, 2) reads of a column (aihwkit's default 0.1)")
+    in_chop_random: bool = Field(False, description="switch at random (in_chop_prob per read) instead of "
+                                 "every n full passes (aihwkit's default: regular)")
+    tail_weightening: float = Field(5.0, gt=0, le=1e6, description="weight of the recent reads in the "
+                                    "running mean: β = min(tail_weightening/n, 1) (aihwkit's default 5)")
 
 
 class MixedPrecisionAlgorithm(Config):
@@ -224,8 +245,9 @@ class MixedPrecisionAlgorithm(Config):
 
 
 ALGORITHMS: dict[str, type[Config]] = {c.model_fields["type"].default: c for c in (
-    SGDAlgorithm, TikiTakaAlgorithm, TTv2Algorithm, ChoppedTTv2Algorithm, MixedPrecisionAlgorithm)}
-AlgorithmConfig = SGDAlgorithm | TikiTakaAlgorithm | TTv2Algorithm | ChoppedTTv2Algorithm | MixedPrecisionAlgorithm
+    SGDAlgorithm, TikiTakaAlgorithm, TTv2Algorithm, ChoppedTTv2Algorithm, AGADAlgorithm, MixedPrecisionAlgorithm)}
+AlgorithmConfig = (SGDAlgorithm | TikiTakaAlgorithm | TTv2Algorithm | ChoppedTTv2Algorithm | AGADAlgorithm
+                   | MixedPrecisionAlgorithm)
 
 
 def algorithm_from_dict(data, prefix: str = "algorithm") -> Config:
@@ -264,7 +286,7 @@ class RPUConfig(Config):
     mapping: MappingConfig = Field(default_factory=MappingConfig)
     algorithm: SerializeAsAny[AlgorithmConfig] = Field(
         default_factory=SGDAlgorithm, description="training algorithm: {type: sgd | tiki-taka | ttv2 | "
-        "chopped-ttv2 | mixed-precision, ...} (docs/algorithms.md)")
+        "chopped-ttv2 | agad | mixed-precision, ...} (docs/algorithms.md)")
 
     @field_validator("device", mode="before")
     @classmethod

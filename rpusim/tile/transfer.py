@@ -16,23 +16,30 @@ is the layer's) with a child tile ``fast`` (A). With the optimizer's learning ra
     Δw_min(A)); elements with |H| ≥ 1 fire n = sign(H)·min(⌊|H|⌋, max_pulses) pulses on C, and H keeps
     momentum·H (forget_buffer) or H − (1 − momentum)·n (:func:`.transfer_math.buffer_fire`);
   - chopped TTv2 (Rasch et al. 2023, arXiv 2303.04721): as TTv2 with H[:, k] += λ·cₖ·(c'∘v)/θ;
-    cₖ flips with probability in_chop_prob after each read of column k, c' with out_chop_prob after
+    cₖ flips with probability in_chop_prob after each read of column k (or all together every
+    n = max(⌈1/in_chop_prob⌉, 2) full passes, ``in_chop_random`` off), c' with out_chop_prob after
     each full pass over the columns. An offset of A (its drift towards a symmetry point ≠ 0)
     then enters H with alternating sign and averages out.
+  - AGAD (same paper): as chopped TTv2 with H[:, k] += λ·cₖ·c'∘(v − p)/θ, p the reference: the
+    running mean m ← (1 − β)·m + β·v of the column's raw reads, frozen into p at the first read after
+    its chopper switched; β = min(tail_weightening/n, 1). No pulses on C during the first n + 1
+    passes.
 
   Transfer events due within one update run after its gradient pulses, in column order.
 
-State: A (child tile), C (this tile's devices), H, the choppers, the reference; the transfer
-schedule (vector updates since the last event, next column) is in the extra state with the random
-streams. Chopper flips and the transfer's reads and pulses draw from this tile's stream, A's update
+State: A (child tile), C (this tile's devices), H, the choppers, the reference, AGAD's means and
+switch flags; the transfer schedule (vector updates since the last event, next column, full passes)
+is in the extra state with the random streams. Chopper flips and the transfer's reads and pulses draw from this tile's stream, A's update
 from A's own.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
-from .config import ChoppedTTv2Algorithm, RPUConfig, SGDAlgorithm, TTv2Algorithm
+from .config import AGADAlgorithm, ChoppedTTv2Algorithm, RPUConfig, SGDAlgorithm, TTv2Algorithm
 from .grad_mode import without_grad
 from .tile import AnalogTile
 from .transfer_math import (buffer_fire, count_events, flip_signs, one_hot_inputs, read_columns,
@@ -47,7 +54,7 @@ def child_seed(seed: int, salt: int) -> int:
 
 
 class TransferTile(AnalogTile):
-    """Tiki-Taka, TTv2 and chopped TTv2 on an ``out_size × in_size`` pair of arrays (module docstring)."""
+    """Tiki-Taka, TTv2, chopped TTv2 and AGAD on an ``out_size × in_size`` pair of arrays (module docstring)."""
 
     def __init__(self, out_size: int, in_size: int, rpu_config: RPUConfig, seed: int):
         alg = rpu_config.algorithm
@@ -66,16 +73,22 @@ class TransferTile(AnalogTile):
         self.register_buffer("buffer", torch.zeros(out_size, in_size) if self.buffered else None)
         self.register_buffer("in_chopper", torch.ones(in_size) if self.chopped else None)
         self.register_buffer("out_chopper", torch.ones(out_size) if self.chopped else None)
-        self._since, self._next_col = 0, 0  # the transfer schedule (extra state)
+        self.agad = isinstance(alg, AGADAlgorithm)
+        self.register_buffer("running_mean", torch.zeros(out_size, in_size) if self.agad else None)
+        self.register_buffer("past_mean", torch.zeros(out_size, in_size) if self.agad else None)
+        self.register_buffer("switched", torch.zeros(in_size, dtype=torch.bool) if self.agad else None)
+        self._since, self._next_col, self._passes = 0, 0, 0  # the transfer schedule (extra state)
         self.fast.set_weights(self.fast_zero)
 
     # --- state ----------------------------------------------------------------------------
     def get_extra_state(self):
-        return super().get_extra_state() | {"transfer": {"since": self._since, "next_col": self._next_col}}
+        return super().get_extra_state() | {"transfer": {"since": self._since, "next_col": self._next_col,
+                                                         "passes": self._passes}}
 
     def set_extra_state(self, extra):
         super().set_extra_state(extra)
-        self._since, self._next_col = extra["transfer"]["since"], extra["transfer"]["next_col"]
+        schedule = extra["transfer"]
+        self._since, self._next_col, self._passes = schedule["since"], schedule["next_col"], schedule["passes"]
 
     def fast_weights(self) -> Tensor:
         """A − R: what a read of the fast array gives (R = 0 without a reference)."""
@@ -135,28 +148,61 @@ class TransferTile(AnalogTile):
             self._transfer_columns(cols, lam, gen)
             n_cols -= m
             self._next_col = (start + m) % self.in_size
-            if self._next_col == 0 and self.chopped:
-                self.out_chopper.copy_(flip_signs(self.out_chopper, self.algorithm.out_chop_prob, gen))
+            if self._next_col == 0:
+                self._passes += 1
+                if self.chopped:
+                    self.out_chopper.copy_(flip_signs(self.out_chopper, self.algorithm.out_chop_prob, gen))
         self._cached.clear()
 
     def _transfer_columns(self, cols: Tensor, lam: float, gen: torch.Generator) -> None:
-        v = read_columns(self.fast_weights(), cols, self.algorithm.transfer_forward, gen)  # m × out
+        v = read_columns(self.fast_weights(), cols, self.algorithm.transfer_forward, gen).T  # out × m
+        if self.agad:
+            v = self._against_reference(cols, v)
         if self.chopped:
-            v = v * self.in_chopper[cols, None] * self.out_chopper[None, :]
+            v = v * self.in_chopper[None, cols] * self.out_chopper[:, None]
         if self.buffered:
             self._buffered_transfer(cols, v, lam, gen)
         else:
-            self.pulsed_update(one_hot_inputs(cols, self.in_size).to(v.dtype), -v, lam)
+            self.pulsed_update(one_hot_inputs(cols, self.in_size).to(v.dtype), -v.T, lam)
         if self.chopped:
-            self.in_chopper[cols] = flip_signs(self.in_chopper[cols], self.algorithm.in_chop_prob, gen)
+            self._switch_in_choppers(cols, gen)
+
+    def chop_period(self) -> int:
+        """n = max(⌈1/in_chop_prob⌉, 2): reads of a column per chopper period (regular switching, AGAD)."""
+        return max(math.ceil(1 / self.algorithm.in_chop_prob), 2) if self.algorithm.in_chop_prob else 0
+
+    def _switch_in_choppers(self, cols: Tensor, gen: torch.Generator) -> None:
+        """Flip the read columns' input choppers: each with in_chop_prob, or all at the end of every
+        n-th full pass (``in_chop_random`` off)."""
+        alg, old = self.algorithm, self.in_chopper[cols]
+        if alg.in_chop_random:
+            new = flip_signs(old, alg.in_chop_prob, gen)
+        else:
+            n = self.chop_period()
+            new = -old if n and self._passes % n == n - 1 else old
+        self.in_chopper[cols] = new
+        if self.agad:
+            self.switched[cols] = new != old
+
+    def _against_reference(self, cols: Tensor, v: Tensor) -> Tensor:
+        """AGAD: v − p for the raw reads v (out × m); p ← m where the chopper switched since the last
+        read; then the running mean m takes up v."""
+        beta = min(self.algorithm.tail_weightening / self.chop_period(), 1.0)
+        mean = self.running_mean[:, cols]
+        past = torch.where(self.switched[None, cols], mean, self.past_mean[:, cols])
+        self.past_mean[:, cols] = past
+        self.running_mean[:, cols] = (1 - beta) * mean + beta * v
+        return v - past
 
     def _buffered_transfer(self, cols: Tensor, v: Tensor, lam: float, gen: torch.Generator) -> None:
-        """H[:, cols] += λ·vᵀ/θ; the elements past the threshold fire their pulses on C."""
+        """H[:, cols] += λ·v/θ (v: out × m); the elements past the threshold fire their pulses on C."""
         alg = self.algorithm
         theta = alg.buffer_granularity * self.fast.device_model.nominal_dw_min
-        n, h = buffer_fire(self.buffer[:, cols] + (lam / theta) * v.T, alg.max_pulses, alg.forget_buffer,
+        n, h = buffer_fire(self.buffer[:, cols] + (lam / theta) * v, alg.max_pulses, alg.forget_buffer,
                            alg.momentum)
         self.buffer[:, cols] = h
+        if self.agad and self._passes <= self.chop_period():
+            return  # AGAD's reference is still being formed
         if bool((n != 0).any()):
             rows = torch.arange(self.out_size, device=n.device)
             n = n.to(self.state.dtype)
