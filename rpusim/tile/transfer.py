@@ -45,12 +45,12 @@ from .tile import AnalogTile
 from .transfer_math import (buffer_fire, count_events, flip_signs, one_hot_inputs, read_columns,
                             symmetry_point)
 
-UPDATE_STATS = ("updates", "pulse_probs", "pulse_probs_clipped")
+PULSE_STATS = ("pulse_probs", "pulse_probs_clipped")  # what A's gradient update adds to the tile's stats
 
 
-def child_seed(seed: int, salt: int) -> int:
-    """A seed for a child array, distinct per ``salt`` and deterministic in the tile's seed."""
-    return (seed * 6364136223846793005 + 1442695040888963407 * (salt + 1)) % 2**62
+def fast_seed(seed: int) -> int:
+    """The seed of the fast array: deterministic in the tile's seed and distinct from it."""
+    return (seed * 6364136223846793005 + 1442695040888963407) % 2**62
 
 
 class TransferTile(AnalogTile):
@@ -63,13 +63,13 @@ class TransferTile(AnalogTile):
         self.algorithm = alg
         fast_cfg = rpu_config.model_copy(update={"device": alg.fast_device or rpu_config.device,
                                                  "algorithm": SGDAlgorithm()})
-        self.fast = AnalogTile(out_size, in_size, fast_cfg, child_seed(self.seed, 0))
+        self.fast = AnalogTile(out_size, in_size, fast_cfg, fast_seed(self.seed))
         self.buffered = isinstance(alg, TTv2Algorithm)
         self.chopped = isinstance(alg, ChoppedTTv2Algorithm)
         zero = symmetry_point(self.fast.device_model, self.fast.params, self.fast.state.shape) \
-            if alg.reference else torch.zeros(out_size, in_size)
-        self.register_buffer("fast_zero", zero)  # where A is programmed to (its symmetry point, or 0)
-        self.register_buffer("reference", zero.mean(dim=0) if alg.reference else None)
+            if alg.reference else None
+        self.register_buffer("fast_zero", zero)  # A's symmetry point per device (with the reference)
+        self.register_buffer("reference", None if zero is None else zero.mean(dim=0))
         self.register_buffer("buffer", torch.zeros(out_size, in_size) if self.buffered else None)
         self.register_buffer("in_chopper", torch.ones(in_size) if self.chopped else None)
         self.register_buffer("out_chopper", torch.ones(out_size) if self.chopped else None)
@@ -78,7 +78,7 @@ class TransferTile(AnalogTile):
         self.register_buffer("past_mean", torch.zeros(out_size, in_size) if self.agad else None)
         self.register_buffer("switched", torch.zeros(in_size, dtype=torch.bool) if self.agad else None)
         self._since, self._next_col, self._passes = 0, 0, 0  # the transfer schedule (extra state)
-        self.fast.set_weights(self.fast_zero)
+        self._program_fast_zero()
 
     # --- state ----------------------------------------------------------------------------
     def get_extra_state(self):
@@ -109,10 +109,15 @@ class TransferTile(AnalogTile):
     def set_weights(self, w: Tensor) -> None:
         """Program C to ``w`` (clipped to its devices) and A to its zero (A − R = 0); empty H."""
         super().set_weights(w)
-        self.fast.set_weights(self.fast_zero)
+        self._program_fast_zero()
         if self.buffer is not None:
             self.buffer.zero_()
         self._cached.clear()
+
+    def _program_fast_zero(self) -> None:
+        """A to its zero: each device at its symmetry point (with the reference), else 0."""
+        zero = self.fast_zero if self.fast_zero is not None else torch.zeros_like(self.fast.state)
+        self.fast.set_weights(zero)
 
     def reset_stats(self) -> None:
         super().reset_stats()
@@ -127,7 +132,7 @@ class TransferTile(AnalogTile):
         self.stats["updates"] += x.shape[0]
         if self.chopped:
             x, d = x * self.in_chopper.to(x.dtype), d * self.out_chopper.to(d.dtype)
-        before = {k: self.fast.stats[k] for k in UPDATE_STATS[1:]}
+        before = {k: self.fast.stats[k] for k in PULSE_STATS}
         self.fast.update(x, d, alg.fast_lr * (lr if alg.scale_fast_lr else 1.0))
         for k, v in before.items():
             self.stats[k] += self.fast.stats[k] - v

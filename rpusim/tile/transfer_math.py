@@ -37,10 +37,10 @@ def symmetry_point(device: PulsedDevice, params: dict[str, Tensor], shape: tuple
     return w
 
 
-def one_hot_inputs(cols: Tensor, in_size: int, signs: Tensor | None = None) -> Tensor:
-    """Inputs that read columns ``cols`` of an array: row r is s_r·e_{cols[r]} (len(cols) × in_size)."""
+def one_hot_inputs(cols: Tensor, in_size: int) -> Tensor:
+    """Inputs that read columns ``cols`` of an array: row r is e_{cols[r]} (len(cols) × in_size)."""
     x = torch.zeros(cols.numel(), in_size, device=cols.device)
-    x[torch.arange(cols.numel(), device=cols.device), cols] = 1.0 if signs is None else signs
+    x[torch.arange(cols.numel(), device=cols.device), cols] = 1.0
     return x
 
 
