@@ -230,8 +230,9 @@ def report(
         if all_ and check:
             _fail("--all rewrites the documents, --check only compares them: choose one")
         from .framework.doc_tables import report_documents
+        from .papers.catalog import COMPUTED
         try:
-            problems = report_documents(root, write=all_)
+            problems = report_documents(root, write=all_, views=COMPUTED)
         except ConfigError as err:
             _fail(str(err))
         for line in problems:
