@@ -54,9 +54,9 @@ def study_rpu(n: int, t_gap: float, compensation: bool, reading: str = "on-time"
 def simulate_update(rpu: RPUConfig, dw: float, lr: float = LR, side: int = SIDE, repeats: int = 8,
                     seed: int = SEED) -> dict:
     """One update of requested change ``dw`` on a ``side`` × ``side`` array, ``repeats`` times:
-    the mean and sd of the weight change over all cells and repeats, the standard error of the
-    mean (from the repeats' means: the cells of one update share their row and column pulse
-    trains), bias m/Δw, relative noise s/|m| and the coincidence rate per slot r."""
+    the mean and sd of the weight change over all cells and repeats, the standard errors of both
+    (from the spread of the repeats' means and sds: the cells of one update share their row and
+    column pulse trains), bias m/Δw, relative noise s/|m| and the coincidence rate per slot r."""
     tile = AnalogTile(side, side, rpu, seed=seed)
     x = torch.ones(1, side)
     d = torch.full((1, side), -dw / lr)
@@ -69,8 +69,9 @@ def simulate_update(rpu: RPUConfig, dw: float, lr: float = LR, side: int = SIDE,
     change = torch.stack(changes)                                      # repeats × cells
     mean, sd = float(change.mean()), float(change.flatten().std())
     se = float(change.mean(dim=1).std()) / math.sqrt(repeats)
+    se_sd = float(change.std(dim=1).std()) / math.sqrt(repeats)
     rate = dw / (rpu.update.bl * rpu.device.nominal_dw_min)
-    return {"dw": dw, "mean": mean, "sd": sd, "se_mean": se, "bias": mean / dw,
+    return {"dw": dw, "mean": mean, "sd": sd, "se_mean": se, "se_sd": se_sd, "bias": mean / dw,
             "rel_noise": sd / abs(mean) if mean else math.inf, "rate": rate}
 
 
