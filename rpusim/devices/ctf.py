@@ -137,7 +137,7 @@ class CTFDevice(PulsedDevice):
 
     def compensation_gain(self, n_slots: int) -> float:
         """k(N, t_gap): pulse-width factor whose trains, at coincidence rate ``calib_rate``,
-        deliver on average pw of effective time per pulse (bisection on k)."""
+        deliver on average pw of effective time per pulse (a root in k: :func:`_increasing_root`)."""
         return _calibrated_gain(self._timing_key(), int(n_slots), self.calib_rate)
 
     def _timing_key(self) -> tuple:
