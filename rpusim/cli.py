@@ -173,13 +173,14 @@ def spec(
     seeds: int = typer.Option(2, "--seeds", help="seeds per grid value (the band's noise is their spread)"),
     params: Optional[str] = typer.Option(None, "--params", help="comma-separated parameters (default: all that exist for the device)"),
     grid: list[str] = typer.Option([], "--grid", help="NAME=V1,V2,... values of one parameter instead of its default grid (repeatable)"),
+    pair: list[str] = typer.Option([], "--pair", help="A,B: a 2-D tolerance map of two parameters moved together (repeatable)"),
     set_: list[str] = typer.Option([], "--set", help=SET_HELP + ", applied to every run"),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="parallel runs on a local Ray instance (default: CPU count; 1: no Ray)"),
     out: Path = typer.Option(Path("runs"), "--out", help="results folder: runs and sheet go to OUT/EXPERIMENT/spec-VARIANT-BUDGET/"),
 ) -> None:
     """Device specification sheet: sweep each device and periphery parameter alone, find where the
-    metric leaves the tolerance band of floating point; write spec.md and one curve per parameter.
-    Resumable: run the same command again."""
+    metric leaves the tolerance band of floating point; write spec.md and one curve per parameter
+    (and, with --pair, a 2-D tolerance map per pair). Resumable: run the same command again."""
     from .framework import parse_set
     from .framework.spec import SpecIncomplete, plan_spec, spec_dir, write_sheet
     from .framework.sweep import SweepInterrupted, parse_grid, run_sweep
@@ -192,13 +193,13 @@ def spec(
         names = [n.strip() for n in params.split(",") if n.strip()] if params is not None else None
         if params is not None and not names:
             _fail("--params: empty list (give parameter names, or leave it out for all)")
-        base, chosen, points = plan_spec(exp, variant, reference, budget, parse_set(set_), tolerance, seeds,
-                                         names, grids)
+        base, chosen, pairs, points = plan_spec(exp, variant, reference, budget, parse_set(set_), tolerance,
+                                                seeds, names, grids, pair)
         folder = spec_dir(out, exp, variant, budget)
         results = run_sweep(exp.name, points, folder, workers or os.cpu_count() or 1, None, exp.claims,
                             log=typer.echo)
         sheet, _ = write_sheet(exp.name, variant, reference, budget, base, points, folder, chosen, tolerance,
-                               [base.seed + i for i in range(seeds)])
+                               [base.seed + i for i in range(seeds)], pairs)
     except ConfigError as err:
         _fail(str(err))
     except SpecIncomplete as err:
