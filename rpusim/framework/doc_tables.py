@@ -12,6 +12,10 @@ A document holds each generated block between two markers; the opening one says 
 
     <!-- rpusim:bench -->  ...  <!-- /rpusim:bench -->   (the latest benchmark records)
 
+    <!-- rpusim:benchcurve bench=scaling-cpu-1thread path=docs/img/bench-scaling.png -->
+    ... the cost curves of that benchmark's latest record: a figure and one table per axis ...
+    <!-- /rpusim:benchcurve -->
+
 Table keys: ``study``, ``experiment`` (required); ``metric`` (default: the records' main metric);
 ``variants`` (comma-separated, in that order; default: every recorded variant); ``epochs`` (the
 metric after these epochs, one column each); ``columns`` (``final``, ``best``, ``mean_lastK`` —
@@ -39,17 +43,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ConfigError
+from .bench_curves import curve_data, draw_curves, render_curves
 from .plots import metric_label
 from .records import RESULTS_DIR, Record, latest_bench_records, study_records
 
 #: The documents ``rpusim report --all`` rewrites (relative to the repository root).
 DOC_GLOBS = ("README.md", "RESULTS.md", "BENCHMARKS.md", "docs/*.md")
-BLOCK = re.compile(r"^<!-- rpusim:(?P<kind>table|figure|bench)(?P<params>[^\n]*?)-->\n"
+BLOCK = re.compile(r"^<!-- rpusim:(?P<kind>table|figure|benchcurve|bench)(?P<params>[^\n]*?)-->\n"
                    r"(?P<body>.*?)^<!-- /rpusim:(?P=kind) -->", re.S | re.M)
 OPENING = re.compile(r"^<!-- /?rpusim:", re.M)  # a marker starts a line (one inside prose is text)
 TABLE_KEYS = {"study", "experiment", "metric", "variants", "epochs", "columns", "compare", "compare_at",
               "digits", "run"}
 FIGURE_KEYS = {"study", "experiment", "metric", "variants", "path", "title", "run"}
+BENCHCURVE_KEYS = {"bench", "path"}
 #: A difference is resolved when |Δ| exceeds this many standard errors of the difference.
 RESOLVE_SE = 2.0
 
@@ -142,9 +148,10 @@ def find_blocks(text: str, doc: Path) -> list[Block]:
         if any(a <= m.start() < b for a, b in fenced):
             continue
         line = text.count("\n", 0, m.start()) + 1
-        allowed = {"table": TABLE_KEYS, "figure": FIGURE_KEYS, "bench": set()}[m["kind"]]
+        allowed = {"table": TABLE_KEYS, "figure": FIGURE_KEYS, "bench": set(), "benchcurve": BENCHCURVE_KEYS}[m["kind"]]
         params = parse_params(m["params"], f"{doc}:{line}", allowed)
-        for key in {"table": ("study", "experiment"), "figure": ("study", "experiment", "path"), "bench": ()}[m["kind"]]:
+        for key in {"table": ("study", "experiment"), "figure": ("study", "experiment", "path"), "bench": (),
+                    "benchcurve": ("bench", "path")}[m["kind"]]:
             if key not in params:
                 raise ConfigError(f"{doc}:{line}: rpusim:{m['kind']} needs {key}=...")
         blocks.append(Block(doc, line, m["kind"], params, m["body"], (m.start("body"), m.end("body"))))
@@ -153,7 +160,8 @@ def find_blocks(text: str, doc: Path) -> list[Block]:
         if not any(a <= m.start() < b for a, b in covered):
             line = text.count("\n", 0, m.start()) + 1
             raise ConfigError(f"{doc}:{line}: an rpusim marker without its pair (blocks are "
-                              "<!-- rpusim:KIND ... --> ... <!-- /rpusim:KIND -->, KIND table, figure or bench)")
+                              "<!-- rpusim:KIND ... --> ... <!-- /rpusim:KIND -->, KIND table, figure, bench or "
+                              "benchcurve)")
     return blocks
 
 
@@ -361,6 +369,8 @@ def render_bench(root: Path) -> str:
              "|---|---|---|---|---|---|---|---|"]
     notes = []
     for bench, rec in latest.items():
+        if all("curve" in fig for fig in rec["figures"].values()):
+            continue  # cost curves: shown by their benchcurve block
         commit = rec["commit"] + (" (dirty)" if rec.get("dirty") else "")
         times = []
         for name, fig in rec["figures"].items():
@@ -377,6 +387,19 @@ def render_bench(root: Path) -> str:
                      f"{m.get('cpu')}, {m.get('cores')} cores, torch {rec.get('torch')}, rpusim {rec.get('rpusim')}; "
                      f"record `{Path(rec['path']).relative_to(root).as_posix()}`")
     return "\n".join(lines) + "\n\n" + "\n".join(notes)
+
+
+def benchcurve_data(block: Block, root: Path) -> dict | None:
+    """The cost curves of the benchmark's latest record (None: no record)."""
+    rec = latest_bench_records(root).get(block.params["bench"])
+    return None if rec is None else curve_data(rec)
+
+
+def render_benchcurve(block: Block, root: Path, data: dict | None) -> str:
+    if data is None:
+        return (f"No record of benchmark `{block.params['bench']}` yet: run `benchmarks/bench_scaling.py` with "
+                f"`--record` (writes `{RESULTS_DIR}/benchmarks/{block.params['bench']}/DATE.json`).")
+    return render_curves(data, _rel(Path(block.params["path"]), block.doc, root))
 
 
 # --- documents ----------------------------------------------------------------------------
@@ -399,17 +422,23 @@ def regenerate(doc: Path, root: Path, write: bool) -> list[str]:
         elif b.kind == "figure":
             data = figure_data(b, root)
             body = render_figure(b, root, data)
+        elif b.kind == "benchcurve":
+            data = benchcurve_data(b, root)
+            body = render_benchcurve(b, root, data)
         else:
             body = render_bench(root)
         body += "\n"
         if body != b.body:
             problems.append(f"{b.where()}: the block differs from the records")
-        if b.kind == "figure":
+        if b.kind in ("figure", "benchcurve"):
             side = figure_sidecar_problem(b, root, data)
             if side and write and data is not None:
                 png = root / b.params["path"]
-                draw_figure(data, png, b.params.get("title") or f"{data['experiment']}: "
-                                                               f"{data['metric'].replace('_', ' ')} per epoch")
+                if b.kind == "benchcurve":
+                    draw_curves(data, png)
+                else:
+                    draw_figure(data, png, b.params.get("title") or f"{data['experiment']}: "
+                                                                   f"{data['metric'].replace('_', ' ')} per epoch")
                 png.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
             elif side:
                 problems.append(f"{b.where()}: {side}")
