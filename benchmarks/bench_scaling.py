@@ -8,7 +8,8 @@ management, fast update). Each axis moves one of these and keeps the others:
     size 256, 512, 1024, 2048, 4096 (square)   BL 1, 10, 100, 1000
     batch 1, 10, 100, 1000                     devices per weight 1, 2, 4
 
-A step is forward, backward (mean squared error toward a fixed random target) and update
+A step is forward, backward (mean squared error toward a fixed random target; the layer's input
+requires a gradient, as a hidden layer's does, so the backward pass z = Wᵀδ runs) and update
 (``AnalogSGD`` / ``torch.optim.SGD``, lr 0.01) on inputs uniform in [0, 1] (sigmoid-like
 activations). The two layers run in alternating rounds in the same process, so that load from
 other processes hits both alike; each round's ratio is taken, the median over the rounds reported.
@@ -48,7 +49,7 @@ def layer(analog: bool, size: int, bl: int, devices: int, device: str) -> tuple[
 def stepper(model, opt, size: int, batch: int, device: str):
     """A function that runs ``steps`` training steps and returns seconds per step."""
     gen = torch.Generator().manual_seed(1)
-    x = torch.rand(batch, size, generator=gen).to(device)
+    x = torch.rand(batch, size, generator=gen).to(device).requires_grad_()  # a hidden layer: δ goes on back
     target = (0.1 * torch.randn(batch, size, generator=gen)).to(device)
 
     def run(steps: int) -> float:

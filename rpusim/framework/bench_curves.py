@@ -46,6 +46,8 @@ def draw_curves(data: dict, path: Path) -> None:
         ax.plot(a["x"], a["fp_ms"], marker="o", label="floating point")
         ax.plot(a["x"], a["analog_ms"], marker="s", label="analog")
         ax.set_xscale("log")
+        ax.set_xticks(a["x"], [str(x) for x in a["x"]])
+        ax.minorticks_off()
         ax.set_yscale("log")
         ax.set_xlabel(axis)
         ax.set_ylabel("ms per step")
