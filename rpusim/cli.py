@@ -314,7 +314,7 @@ def _named_device(name: str, fields: dict):
         return device_from_dict({**fields, "preset": name})
     if name in DEVICES:
         return device_from_dict({**fields, "type": name})
-    raise ConfigError(f"unknown device {name!r} (types: {', '.join(sorted(DEVICES))}; "
+    raise ConfigError(f"device {name!r}: unknown type or preset (types: {', '.join(sorted(DEVICES))}; "
                       f"presets: {', '.join(PRESETS)})")
 
 

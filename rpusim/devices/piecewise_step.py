@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 from torch import Tensor
 
 from .base import register_device
@@ -50,12 +50,14 @@ class PiecewiseStepDevice(BoundedStepDevice):
     down_table: list[Multiplier] = Field([1.0, 1.0], min_length=2, max_length=1000,
                                          description=TABLE_DOC.format("down"))
 
-    @model_validator(mode="after")
-    def _tables_match(self):
-        if len(self.up_table) != len(self.down_table):
-            raise ValueError(f"up_table has {len(self.up_table)} values and down_table {len(self.down_table)}: "
-                             f"the two tables must have the same length (the same states)")
-        return self
+    @field_validator("down_table")
+    @classmethod
+    def _same_states(cls, down: list[float], info: ValidationInfo) -> list[float]:
+        up = info.data.get("up_table")
+        if up is not None and len(up) != len(down):
+            raise ValueError(f"up_table has {len(up)} values and down_table {len(down)}: the two tables must "
+                             f"have the same length (the same states)")
+        return down
 
     def step_size(self, w, up, p):
         s_up = p["dw_up"] * interpolate(self.up_table, w, p["w_min"], p["w_max"])
