@@ -197,6 +197,33 @@ def test_the_benchmark_block_shows_the_latest_record(tmp_path):
     assert "`bench_x.py --rounds 3`" in text and "2026-01-02T00:00:00Z" in text
 
 
+def _curve(axis, x, fp, analog):
+    return {"value": analog / fp, "unit": "×", "rounds": [analog / fp],
+            "curve": {"axis": axis, "x": x, "fp_ms": fp, "analog_ms": analog}}
+
+
+def test_the_cost_curve_block_draws_the_latest_scaling_record_and_the_table_leaves_its_points_out(tmp_path):
+    (tmp_path / "BENCHMARKS.md").write_text(
+        "<!-- rpusim:bench -->\n<!-- /rpusim:bench -->\n"
+        "<!-- rpusim:benchcurve bench=scaling path=docs/img/s.png -->\n<!-- /rpusim:benchcurve -->\n")
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    figures = {"size=256: analog ÷ fp": _curve("size", 256, 1.0, 3.0), "size=512: analog ÷ fp": _curve("size", 512, 4.0, 6.0),
+               "bl=1: analog ÷ fp": _curve("bl", 1, 2.0, 2.5)}
+    write_bench_record("scaling", figures, {}, tmp_path, ["bench_scaling.py"], when)
+    assert check(tmp_path).exit_code == 1  # generated block and figure missing
+    report_documents(tmp_path, write=True)
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "| 256 | 1 | 3 | **3.00×** |" in text and "| 512 | 4 | 6 | **1.50×** |" in text
+    assert "| bl | fp ms/step |" in text and "![cost curves of scaling](docs/img/s.png)" in text
+    assert "| scaling |" not in text and "* scaling:" not in text  # curves are not rows of the ratio table
+    data = json.loads((tmp_path / "docs/img/s.json").read_text())
+    assert data["axes"]["size"]["x"] == [256, 512] and (tmp_path / "docs/img/s.png").stat().st_size > 1000
+    assert check(tmp_path).exit_code == 0
+    figures["size=512: analog ÷ fp"] = _curve("size", 512, 4.0, 8.0)  # a newer record: the block is stale
+    write_bench_record("scaling", figures, {}, tmp_path, ["bench_scaling.py"], when + dt.timedelta(days=1))
+    assert check(tmp_path).exit_code == 1
+
+
 def test_markers_inside_fenced_code_or_prose_are_examples_not_blocks(tmp_path):
     doc = ("Blocks sit between `<!-- rpusim:table ... -->` markers, e.g.\n\n```\n"
            "<!-- rpusim:table study=s experiment=e -->\n(generated)\n<!-- /rpusim:table -->\n<!-- rpusim:bench -->\n```\n")

@@ -142,11 +142,11 @@ def parse_set(items: list[str]) -> dict:
 
 
 def deep_merge(base: dict, over: dict) -> dict:
-    """Recursively merge ``over`` into a copy of ``base``; a device ``type`` change replaces the device."""
+    """Recursively merge ``over`` into a copy of ``base``; a device ``type`` or ``preset`` change replaces the device."""
     out = copy.deepcopy(base)
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
-            if k == "device" and "type" in v and v["type"] != out[k].get("type"):
+            if k == "device" and any(key in v and v[key] != out[k].get(key) for key in ("type", "preset")):
                 out[k] = copy.deepcopy(v)
             else:
                 out[k] = deep_merge(out[k], v)

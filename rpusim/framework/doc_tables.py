@@ -12,6 +12,10 @@ A document holds each generated block between two markers; the opening one says 
 
     <!-- rpusim:bench -->  ...  <!-- /rpusim:bench -->   (the latest benchmark records)
 
+    <!-- rpusim:benchcurve bench=scaling-cpu-1thread path=docs/img/bench-scaling.png -->
+    ... the cost curves of that benchmark's latest record: a figure and one table per axis ...
+    <!-- /rpusim:benchcurve -->
+
     <!-- rpusim:computed name=ctf-update-noise path=docs/img/ctf_update_noise.png -->
     ... computed from the code, not from records (:mod:`.computed`) ...
     <!-- /rpusim:computed -->
@@ -45,22 +49,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ConfigError
+from .bench_curves import curve_data, draw_curves, render_curves
 from .computed import ComputedView
 from .plots import metric_label
 from .records import RESULTS_DIR, Record, latest_bench_records, study_records
 
 #: The documents ``rpusim report --all`` rewrites (relative to the repository root).
 DOC_GLOBS = ("README.md", "RESULTS.md", "BENCHMARKS.md", "docs/*.md")
-BLOCK = re.compile(r"^<!-- rpusim:(?P<kind>table|figure|bench|computed)(?P<params>[^\n]*?)-->\n"
+BLOCK = re.compile(r"^<!-- rpusim:(?P<kind>table|figure|benchcurve|bench|computed)(?P<params>[^\n]*?)-->\n"
                    r"(?P<body>.*?)^<!-- /rpusim:(?P=kind) -->", re.S | re.M)
 OPENING = re.compile(r"^<!-- /?rpusim:", re.M)  # a marker starts a line (one inside prose is text)
 TABLE_KEYS = {"study", "experiment", "metric", "variants", "epochs", "columns", "compare", "compare_at",
               "digits", "run"}
 FIGURE_KEYS = {"study", "experiment", "metric", "variants", "path", "title", "run"}
+BENCHCURVE_KEYS = {"bench", "path"}
 COMPUTED_KEYS = {"name", "path"}
-KEYS = {"table": TABLE_KEYS, "figure": FIGURE_KEYS, "bench": set(), "computed": COMPUTED_KEYS}
+KEYS = {"table": TABLE_KEYS, "figure": FIGURE_KEYS, "bench": set(), "benchcurve": BENCHCURVE_KEYS,
+        "computed": COMPUTED_KEYS}
 REQUIRED = {"table": ("study", "experiment"), "figure": ("study", "experiment", "path"), "bench": (),
-            "computed": ("name",)}
+            "benchcurve": ("bench", "path"), "computed": ("name",)}
 #: A difference is resolved when |Δ| exceeds this many standard errors of the difference.
 RESOLVE_SE = 2.0
 
@@ -163,7 +170,8 @@ def find_blocks(text: str, doc: Path) -> list[Block]:
         if not any(a <= m.start() < b for a, b in covered):
             line = text.count("\n", 0, m.start()) + 1
             raise ConfigError(f"{doc}:{line}: an rpusim marker without its pair (blocks are "
-                              "<!-- rpusim:KIND ... --> ... <!-- /rpusim:KIND -->, KIND table, figure, bench or computed)")
+                              "<!-- rpusim:KIND ... --> ... <!-- /rpusim:KIND -->, KIND table, figure, bench, "
+                              "benchcurve or computed)")
     return blocks
 
 
@@ -411,6 +419,8 @@ def render_bench(root: Path) -> str:
              "|---|---|---|---|---|---|---|---|"]
     notes = []
     for bench, rec in latest.items():
+        if all("curve" in fig for fig in rec["figures"].values()):
+            continue  # cost curves: shown by their benchcurve block
         commit = rec["commit"] + (" (dirty)" if rec.get("dirty") else "")
         times = []
         for name, fig in rec["figures"].items():
@@ -427,6 +437,19 @@ def render_bench(root: Path) -> str:
                      f"{m.get('cpu')}, {m.get('cores')} cores, torch {rec.get('torch')}, rpusim {rec.get('rpusim')}; "
                      f"record `{Path(rec['path']).relative_to(root).as_posix()}`")
     return "\n".join(lines) + "\n\n" + "\n".join(notes)
+
+
+def benchcurve_data(block: Block, root: Path) -> dict | None:
+    """The cost curves of the benchmark's latest record (None: no record)."""
+    rec = latest_bench_records(root).get(block.params["bench"])
+    return None if rec is None else curve_data(rec)
+
+
+def render_benchcurve(block: Block, root: Path, data: dict | None) -> str:
+    if data is None:
+        return (f"No record of benchmark `{block.params['bench']}` yet: run `benchmarks/bench_scaling.py` with "
+                f"`--record` (writes `{RESULTS_DIR}/benchmarks/{block.params['bench']}/DATE.json`).")
+    return render_curves(data, _rel(Path(block.params["path"]), block.doc, root))
 
 
 # --- documents ----------------------------------------------------------------------------
@@ -453,6 +476,11 @@ def regenerate(doc: Path, root: Path, write: bool, views: dict[str, ComputedView
             body = render_figure(b, root, data)
             side = figure_sidecar_problem(b, root, data)
             draw = records_figure_drawer(b)
+        elif b.kind == "benchcurve":
+            data = benchcurve_data(b, root)
+            body = render_benchcurve(b, root, data)
+            side = figure_sidecar_problem(b, root, data)
+            draw = draw_curves
         elif b.kind == "computed":
             view = computed_view(b, views)
             if b.params["name"] not in computed:

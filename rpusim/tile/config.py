@@ -103,9 +103,11 @@ class RPUConfig(Config):
     ``device`` is a device config or a mapping. A mapping with a ``type`` is that device type
     with its own defaults for the fields not given (``{type: soft_bounds, dw_min: 0.002}``); a
     mapping without ``type`` refines the default device, the papers' constant-step baseline
-    (``{up_down: 0.05}`` is the baseline with a 5 % asymmetry). Merged overrides (``--set``,
-    experiment variants, ``layer_rpu``) go through :func:`rpusim.framework.config.deep_merge`,
-    which refines the device already chosen unless the override names another ``type``.
+    (``{up_down: 0.05}`` is the baseline with a 5 % asymmetry); a mapping with a ``preset`` is that
+    published device (``{preset: ecram}``, :data:`rpusim.devices.PRESETS`), refined by the other keys.
+    Merged overrides (``--set``, experiment variants, ``layer_rpu``) go through
+    :func:`rpusim.framework.config.deep_merge`, which refines the device already chosen unless the
+    override names another ``type`` or ``preset``.
     """
 
     device: SerializeAsAny[PulsedDevice] = Field(default_factory=DEFAULT_DEVICE)
@@ -118,7 +120,7 @@ class RPUConfig(Config):
     @field_validator("device", mode="before")
     @classmethod
     def _device(cls, v):
-        if isinstance(v, dict) and "type" not in v:
+        if isinstance(v, dict) and "type" not in v and "preset" not in v:
             v = {"type": DEFAULT_DEVICE.model_fields["type"].default, **v}
         return device_from_dict(v)
 
