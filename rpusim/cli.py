@@ -219,8 +219,8 @@ def spec(
 def report(
     dirs: Optional[list[Path]] = typer.Argument(None, help="folders holding run directories (searched recursively)"),
     out: Optional[Path] = typer.Option(None, "--out", help="where report.md and the plots go (default: the first folder)"),
-    all_: bool = typer.Option(False, "--all", help="rewrite every table and figure block of the documents from results/"),
-    check: bool = typer.Option(False, "--check", help="compare every block of the documents with results/; exit 1 listing those that differ"),
+    all_: bool = typer.Option(False, "--all", help="rewrite every table and figure block of the documents from results/ (computed blocks from the code)"),
+    check: bool = typer.Option(False, "--check", help="compare every block of the documents with results/ (computed blocks with the code); exit 1 listing those that differ"),
     root: Path = typer.Option(Path("."), "--root", help="repository root for --all/--check (documents and results/)"),
 ) -> None:
     """Collect runs into report.md (a table with the paper's claims) and comparison plots; or, with
@@ -231,8 +231,9 @@ def report(
         if all_ and check:
             _fail("--all rewrites the documents, --check only compares them: choose one")
         from .framework.doc_tables import report_documents
+        from .papers.catalog import COMPUTED
         try:
-            problems = report_documents(root, write=all_)
+            problems = report_documents(root, write=all_, views=COMPUTED)
         except ConfigError as err:
             _fail(str(err))
         for line in problems:
