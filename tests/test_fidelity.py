@@ -50,10 +50,16 @@ def _random_plan(seed, cfg, n_in=6, n_out=5, batch=4, lr=0.5):
 
 
 @pytest.mark.parametrize("device", [ConstantStepDevice(dw_min_std=0.0, w_max=0.01, w_min=-0.01),
-                                    SoftBoundsDevice(w_max=0.01, w_min=-0.01)])
-def test_per_pulse_clip_without_a_pulse_loop_equals_the_exact_reference(device):
-    """Same bit trains (same draws): the composed clipped steps (constant step, no c2c noise) and the
-    soft-bounds device's pulse loop give exactly what the exact path gives, pulse by pulse."""
+                                    SoftBoundsDevice(dw_min_std=0.0, w_max=0.01, w_min=-0.01)])
+@pytest.mark.parametrize("reference", [False, True])
+def test_per_pulse_clip_without_a_pulse_loop_equals_the_exact_reference(device, reference):
+    """Same bit trains (same draws), no cycle-to-cycle noise: the CPU kernel and the composed clipped
+    steps (constant step), and the soft-bounds device's pulse loop, give what the exact path gives."""
+    with reference_path() if reference else _nothing():
+        _per_pulse_equals_exact(device)
+
+
+def _per_pulse_equals_exact(device):
     for seed in range(3):
         tile = AnalogTile(5, 6, RPUConfig(device=device, devices_per_weight=2), seed=seed)
         tile.set_weights(0.01 * torch.randn(5, 6, generator=torch.Generator().manual_seed(seed)))
@@ -66,9 +72,15 @@ def test_per_pulse_clip_without_a_pulse_loop_equals_the_exact_reference(device):
         assert (want - tile.state).abs().max() > 0.005  # the update did move (and clip) the devices
 
 
-def test_per_pulse_clip_with_cycle_noise_matches_the_exact_reference_statistically():
+@pytest.mark.parametrize("reference", [False, True])
+def test_per_pulse_clip_with_cycle_noise_matches_the_exact_reference_statistically(reference):
     """With cycle-to-cycle noise the two draw different normals: the final weights of 3 seeds × 300
-    cells agree in mean and spread within 5 standard errors."""
+    cells agree in mean and spread within 5 standard errors (CPU kernel, and the torch reference)."""
+    with reference_path() if reference else _nothing():
+        _per_pulse_matches_exact_statistically()
+
+
+def _per_pulse_matches_exact_statistically():
     dev = ConstantStepDevice(dw_min=0.002, dw_min_std=0.5, dw_min_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0,
                              up_down_dtod=0.0, w_max=0.006, w_min=-0.006)
     finals = {"exact": [], "ordered": []}

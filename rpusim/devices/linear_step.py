@@ -111,6 +111,17 @@ class _LinearFamily(BoundedStepDevice):
         total, low, high = compose_clipped_steps(steps, p["w_min"], p["w_max"])
         return torch.minimum(torch.maximum(w + total, low), high)
 
+    def apply_pulse_sequence_at(self, state, p, rows, cols, d_signed, x_signed, gen) -> bool:
+        """In place on the cells (rows[k], cols[k]): the pulses of the signed trains d_signed (T × out) and
+        x_signed (T × in) in slot order, clipped at each, where a kernel exists (γ = 0, float32 on the
+        CPU); returns False to ask for :meth:`apply_pulse_sequence`."""
+        g_up, g_down = self.gammas()
+        if not use_fast_kernel(state, d_signed, x_signed, supported=not g_up and not g_down):
+            return False
+        from .constant_step_kernel import constant_steps_ordered_at
+        constant_steps_ordered_at(state, p, rows, cols, d_signed, x_signed, self.dw_min_std, gen)
+        return True
+
     def apply_pulses_at(self, state, p, rows, cols, n_up, n_down, gen, slots=None) -> bool:
         """In place on the fired rows × cols of the whole array, where a fused kernel exists
         (γ = 0, float32 on the CPU); returns False to ask for the gather/apply/scatter path."""

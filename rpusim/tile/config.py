@@ -24,7 +24,8 @@ class IOConfig(Config):
     Order of operations: x/s (noise & bound management) → DAC quantise (step
     2·inp_bound/(2^inp_bits − 2), 2^inp_bits − 1 levels) → clip to ±inp_bound → input noise →
     MVM with weight read noise → output noise → ADC quantise (step 2·out_bound/(2^out_bits − 2))
-    → clip to ±out_bound (saturation triggers bound management) → ·s.
+    → clip to ±out_bound (saturation triggers bound management; ``bm_test`` says where it is
+    tested, ``bm_max_iter`` and ``bm_max_res`` how far the input is reduced) → ·s.
 
     Weight read noise (``w_noise`` = σ_w) is drawn per sample and per pass: the B samples of a
     batch are B analog MVMs one after another in time, and read noise fluctuates between reads,
@@ -99,8 +100,9 @@ class UpdateConfig(Config):
         "per_update", description="when the fast mode clips a device to its bounds: per_update, once after the "
         "summed up/down coincidences of the whole update (the device sees them as one net change); per_pulse "
         "(aihwkit, and mode='exact'), after every pulse in time order (sample by sample, slot by slot): a device "
-        "at its bound loses the pulses that push it further and keeps those that pull it back. Constant-step "
-        "devices compute it without a loop over pulses (composition of clipped steps), others pulse by pulse")
+        "at its bound loses the pulses that push it further and keeps those that pull it back. Only cells that "
+        "get pulses of both signs in one update (batch > 1) differ; constant-step devices walk them in a kernel "
+        "(CPU) or by composed clipped steps (torch), others pulse by pulse")
     mode: Literal["fast", "exact"] = Field(
         "fast", description="fast: coincidence counts of the whole batch by GEMM, one device response; "
         "exact: each sample and each time slot applied in turn, pulse by pulse")

@@ -175,7 +175,7 @@ class AnalogTile(nn.Module):
         cfg = self.rpu_config.update
         gen = self.random_stream()
         if use_fast_kernel(x, d, supported=cfg.mode == "fast" and cfg.counting != "gemm"
-                           and cfg.clip == "per_update"):
+                           and (cfg.clip == "per_update" or x.shape[0] == 1)):  # one sample: one sign per cell
             rows, cols, n_up, n_down, bl, total, clipped = packed_update_counts(
                 x, d, lr, self.device_model.nominal_dw_min, cfg, gen)
         else:
