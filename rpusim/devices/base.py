@@ -93,6 +93,15 @@ class PulsedDevice(Config):
             n_down -= (direction < 0).to(n_down.dtype)
             step += 1
 
+    def apply_pulse_sequence(self, w: Tensor, directions: Tensor, p: dict[str, Tensor],
+                             gen: torch.Generator | None) -> Tensor:
+        """The response to pulses in time order, each clipped to the bounds as it lands: ``directions``
+        (T × broadcastable to w) holds +1 (up), −1 (down) or 0 (none) per time slot. Reference
+        quality: one :meth:`pulse` per slot; devices with a closed form override it."""
+        for t in range(directions.shape[0]):
+            w = self.pulse(w, directions[t].expand_as(w), p, gen)
+        return w
+
 
 def device_from_dict(data: dict | PulsedDevice, prefix: str = "device") -> PulsedDevice:
     """Build a registered device config from a YAML mapping ``{type: name, ...}`` or ``{preset: name, ...}``.
