@@ -173,13 +173,14 @@ def spec(
     seeds: int = typer.Option(2, "--seeds", help="seeds per grid value (the band's noise is their spread)"),
     params: Optional[str] = typer.Option(None, "--params", help="comma-separated parameters (default: all that exist for the device)"),
     grid: list[str] = typer.Option([], "--grid", help="NAME=V1,V2,... values of one parameter instead of its default grid (repeatable)"),
+    pair: list[str] = typer.Option([], "--pair", help="A,B: a 2-D tolerance map of two parameters moved together (repeatable)"),
     set_: list[str] = typer.Option([], "--set", help=SET_HELP + ", applied to every run"),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="parallel runs on a local Ray instance (default: CPU count; 1: no Ray)"),
     out: Path = typer.Option(Path("runs"), "--out", help="results folder: runs and sheet go to OUT/EXPERIMENT/spec-VARIANT-BUDGET/"),
 ) -> None:
     """Device specification sheet: sweep each device and periphery parameter alone, find where the
-    metric leaves the tolerance band of floating point; write spec.md and one curve per parameter.
-    Resumable: run the same command again."""
+    metric leaves the tolerance band of floating point; write spec.md and one curve per parameter
+    (and, with --pair, a 2-D tolerance map per pair). Resumable: run the same command again."""
     from .framework import parse_set
     from .framework.spec import SpecIncomplete, plan_spec, spec_dir, write_sheet
     from .framework.sweep import SweepInterrupted, parse_grid, run_sweep
@@ -192,13 +193,13 @@ def spec(
         names = [n.strip() for n in params.split(",") if n.strip()] if params is not None else None
         if params is not None and not names:
             _fail("--params: empty list (give parameter names, or leave it out for all)")
-        base, chosen, points = plan_spec(exp, variant, reference, budget, parse_set(set_), tolerance, seeds,
-                                         names, grids)
+        base, chosen, pairs, points = plan_spec(exp, variant, reference, budget, parse_set(set_), tolerance,
+                                                seeds, names, grids, pair)
         folder = spec_dir(out, exp, variant, budget)
         results = run_sweep(exp.name, points, folder, workers or os.cpu_count() or 1, None, exp.claims,
                             log=typer.echo)
         sheet, _ = write_sheet(exp.name, variant, reference, budget, base, points, folder, chosen, tolerance,
-                               [base.seed + i for i in range(seeds)])
+                               [base.seed + i for i in range(seeds)], pairs)
     except ConfigError as err:
         _fail(str(err))
     except SpecIncomplete as err:
@@ -218,8 +219,8 @@ def spec(
 def report(
     dirs: Optional[list[Path]] = typer.Argument(None, help="folders holding run directories (searched recursively)"),
     out: Optional[Path] = typer.Option(None, "--out", help="where report.md and the plots go (default: the first folder)"),
-    all_: bool = typer.Option(False, "--all", help="rewrite every table and figure block of the documents from results/"),
-    check: bool = typer.Option(False, "--check", help="compare every block of the documents with results/; exit 1 listing those that differ"),
+    all_: bool = typer.Option(False, "--all", help="rewrite every table and figure block of the documents from results/ (computed blocks from the code)"),
+    check: bool = typer.Option(False, "--check", help="compare every block of the documents with results/ (computed blocks with the code); exit 1 listing those that differ"),
     root: Path = typer.Option(Path("."), "--root", help="repository root for --all/--check (documents and results/)"),
 ) -> None:
     """Collect runs into report.md (a table with the paper's claims) and comparison plots; or, with
@@ -230,8 +231,9 @@ def report(
         if all_ and check:
             _fail("--all rewrites the documents, --check only compares them: choose one")
         from .framework.doc_tables import report_documents
+        from .papers.catalog import COMPUTED
         try:
-            problems = report_documents(root, write=all_)
+            problems = report_documents(root, write=all_, views=COMPUTED)
         except ConfigError as err:
             _fail(str(err))
         for line in problems:
@@ -289,19 +291,38 @@ def analyze_bounds(
 
 @devices_app.command("list")
 def devices_list() -> None:
-    """List the device types and their parameters."""
-    from .devices import DEVICES
+    """List the device types with their parameters, and the presets of published devices."""
+    from .devices import DEVICES, PRESETS, device_from_dict, nominal_symmetry_point
+    typer.echo("device types (rpu.device.type=NAME):")
     for name, cls in sorted(DEVICES.items()):
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         typer.echo(f"{name:16s} {doc}")
         fields = [f for f in cls.model_fields if f != "type"]
         if fields:
             typer.echo(f"{'':16s}   fields: {', '.join(fields)}")
+    typer.echo("\npresets of published devices (rpu.device.preset=NAME; other device keys refine it):")
+    for name, preset in PRESETS.items():
+        w_star = nominal_symmetry_point(device_from_dict({"preset": name}))
+        typer.echo(f"{name:16s} {preset.device['type']}: {preset.description} (symmetry point w* = {w_star:.3g})")
+        typer.echo(f"{'':16s}   source: {preset.source}")
+        if preset.not_modelled:
+            typer.echo(f"{'':16s}   not modelled: {preset.not_modelled}")
+
+
+def _named_device(name: str, fields: dict):
+    """The device config of a type or preset ``name``, refined by ``fields``."""
+    from .devices import DEVICES, PRESETS, device_from_dict
+    if name in PRESETS:
+        return device_from_dict({**fields, "preset": name})
+    if name in DEVICES:
+        return device_from_dict({**fields, "type": name})
+    raise ConfigError(f"device {name!r}: unknown type or preset (types: {', '.join(sorted(DEVICES))}; "
+                      f"presets: {', '.join(PRESETS)})")
 
 
 @devices_app.command("plot")
 def devices_plot(
-    device: str = typer.Argument(..., help="device type (see `rpusim devices list`)"),
+    device: str = typer.Argument(..., help="device type or preset (see `rpusim devices list`)"),
     set_: list[str] = typer.Option([], "--set", help="device field FIELD=VALUE, e.g. dw_min=0.01 (repeatable)"),
     pulses: Optional[int] = typer.Option(None, "--pulses", min=1, max=100000, help="pulses up, then as many down (default: enough to reach both bounds)"),
     n_devices: int = typer.Option(5, "--devices", min=1, max=50, help="devices of one array to show"),
@@ -310,12 +331,12 @@ def devices_plot(
     out: Path = typer.Option(None, "--out", help="PNG file (default: DEVICE-pulse-response.png)"),
 ) -> None:
     """Plot a device's pulse response: weight vs pulse number, up then down, with its spreads."""
-    from .devices import device_from_dict
     from .devices.plot import plot_pulse_response
     from .framework import parse_set
     try:
-        dev = device_from_dict({**parse_set(set_), "type": device})
-        path = plot_pulse_response(dev, out or Path(f"{device}-pulse-response.png"), pulses, n_devices, repeats, seed)
+        dev = _named_device(device, parse_set(set_))
+        path = plot_pulse_response(dev, out or Path(f"{device}-pulse-response.png"), pulses, n_devices, repeats, seed,
+                                   title=device)
     except ConfigError as err:
         _fail(str(err))
     typer.echo(f"pulse response: {path}")

@@ -185,6 +185,21 @@ def test_compensation_restores_the_ideal_mean_update(n_slots, t_gap):
     assert abs(dw[False] - ideal) > 3 * abs(dw[True] - ideal)
 
 
+@pytest.mark.parametrize("n_slots,t_gap", [(50, 1.0), (1000, 20.0)])
+def test_the_compensation_gain_solves_its_calibration_in_few_evaluations(n_slots, t_gap, monkeypatch):
+    """k(N, t_gap): the mean effective time per pulse at the calibration rate equals pw (to 1e-8),
+    found in at most 15 evaluations of the train's expectation (bisection to that precision: 30)."""
+    from rpusim.devices import ctf
+    calls = []
+    mean_time = ctf._mean_time_per_pulse
+    monkeypatch.setattr(ctf, "_mean_time_per_pulse", lambda *a: calls.append(a) or mean_time(*a))
+    dev = CTFDevice(pw=100 / n_slots, t_gap=t_gap, compensation=True, calib_rate=0.0375, **CLEAN)
+    k = dev.compensation_gain(n_slots)
+    assert mean_time(dev._timing_key(), n_slots, 0.0375, k) == pytest.approx(dev.pw, rel=1e-8)
+    assert 1 < k < 1 / (1 - dev.transient) and len(calls) <= 15
+    assert dev.model_copy(update={"transient": 0.0}).compensation_gain(n_slots) == 1.0  # nothing to compensate
+
+
 def test_nominal_step_is_one_ideal_pulse_at_mid_window():
     dev = CTFDevice(transient=0.0, **CLEAN)
     p = params(dev, (1, 1, 1))

@@ -5,12 +5,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rpusim.config import ConfigError
-from rpusim.devices import (DEVICES, ConstantStepDevice, ExpStepDevice, LinearStepDevice, PowStepDevice,
-                            PulsedDevice, SoftBoundsDevice, device_from_dict)
+from rpusim.devices import (DEVICES, ConstantStepDevice, ExpStepDevice, LinearStepDevice, PiecewiseStepDevice,
+                            PowStepDevice, PulsedDevice, SoftBoundsDevice, device_from_dict)
 
 SHAPE = (1, 40, 50)
 LINEAR_FAMILY = [ConstantStepDevice, SoftBoundsDevice, LinearStepDevice]
-BOUNDED = LINEAR_FAMILY + [ExpStepDevice, PowStepDevice]
+BOUNDED = LINEAR_FAMILY + [ExpStepDevice, PowStepDevice, PiecewiseStepDevice]
 
 
 def gen(seed=0):
@@ -131,7 +131,7 @@ def test_bad_device_config_names_field(bad, field):
 def test_unknown_device_type_lists_allowed():
     with pytest.raises(ConfigError, match="unknown device.*constant_step"):
         device_from_dict({"type": "memristor9000"})
-    assert set(DEVICES) >= {"constant_step", "soft_bounds", "linear_step", "exp_step", "pow_step", "ideal"}
+    assert set(DEVICES) >= {"constant_step", "soft_bounds", "linear_step", "exp_step", "pow_step", "piecewise_step", "ideal"}
 
 
 def test_fused_constant_step_kernel_matches_the_tensor_closed_form():

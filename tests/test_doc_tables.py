@@ -13,8 +13,10 @@ from typer.testing import CliRunner
 
 from rpusim.cli import app
 from rpusim.config import ConfigError
+from rpusim.framework.computed import ComputedView
 from rpusim.framework.doc_tables import difference, find_blocks, report_documents
 from rpusim.framework.records import record_runs, write_bench_record
+from rpusim.papers.catalog import COMPUTED
 
 from test_records import fake_run
 
@@ -43,7 +45,51 @@ def check(repo: Path):
 
 
 def test_the_repository_documents_agree_with_their_records():
-    assert report_documents(REPO, write=False) == []
+    assert report_documents(REPO, write=False, views=COMPUTED) == []
+
+
+def _views(value: list[float]) -> dict[str, ComputedView]:
+    """A computed block whose numbers are ``value[0]`` at the time of computing."""
+    return {"v": ComputedView(lambda: {"x": value[0]}, lambda d: f"| x |\n|---|\n| {d['x']:g} |",
+                              lambda d, png: png.write_bytes(b"PNG"), "the x figure"),
+            "bare": ComputedView(lambda: {"y": 2.0}, lambda d: f"y = {d['y']:g}")}
+
+
+def test_a_computed_block_is_written_drawn_and_checked_against_the_code(tmp_path):
+    doc = ('<!-- rpusim:computed name=v path=docs/img/v.png -->\n<!-- /rpusim:computed -->\n\n'
+           '<!-- rpusim:computed name=bare -->\n<!-- /rpusim:computed -->\n')
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs/x.md").write_text(doc)
+    (tmp_path / "README.md").write_text("# x\n")
+    value = [1.5]
+    assert len(report_documents(tmp_path, write=False, views=_views(value))) == 3  # 2 blocks, 1 figure
+    report_documents(tmp_path, write=True, views=_views(value))
+    text = (tmp_path / "docs/x.md").read_text()
+    assert "![the x figure](img/v.png)" in text and "| 1.5 |" in text and "y = 2\n" in text
+    assert json.loads((tmp_path / "docs/img/v.json").read_text()) == {"x": 1.5}
+    assert (tmp_path / "docs/img/v.png").read_bytes() == b"PNG"
+    assert report_documents(tmp_path, write=False, views=_views(value)) == []
+    value[0] = 2.5  # the code now computes other numbers
+    problems = report_documents(tmp_path, write=False, views=_views(value))
+    assert any("rpusim:computed name=v" in p and "differs from the code's numbers" in p for p in problems)
+    assert any("v.json differs from the code's numbers" in p for p in problems)
+
+
+@pytest.mark.parametrize("marker, message", [
+    ("name=nothing", "name=nothing: no such computed block (allowed: ctf-update-noise"),
+    ("path=docs/img/a.png", "needs name="),
+])
+def test_bad_computed_markers_are_refused(tmp_path, marker, message):
+    (tmp_path / "README.md").write_text(f"<!-- rpusim:computed {marker} -->\n<!-- /rpusim:computed -->\n")
+    res = check(tmp_path)
+    assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
+
+
+def test_a_computed_block_without_a_figure_refuses_a_path(tmp_path):
+    (tmp_path / "README.md").write_text("<!-- rpusim:computed name=bare path=docs/img/b.png -->\n"
+                                        "<!-- /rpusim:computed -->\n")
+    with pytest.raises(ConfigError, match="draws no figure"):
+        report_documents(tmp_path, write=False, views=_views([1.0]))
 
 
 def test_a_generated_table_shows_mean_and_sd_over_seeds(tmp_path):
@@ -149,6 +195,33 @@ def test_the_benchmark_block_shows_the_latest_record(tmp_path):
     text = (tmp_path / "BENCHMARKS.md").read_text()
     assert "**2.2×**" in text and "1.8–2.4×" in text and "9" not in text.split("\n")[3]
     assert "`bench_x.py --rounds 3`" in text and "2026-01-02T00:00:00Z" in text
+
+
+def _curve(axis, x, fp, analog):
+    return {"value": analog / fp, "unit": "×", "rounds": [analog / fp],
+            "curve": {"axis": axis, "x": x, "fp_ms": fp, "analog_ms": analog}}
+
+
+def test_the_cost_curve_block_draws_the_latest_scaling_record_and_the_table_leaves_its_points_out(tmp_path):
+    (tmp_path / "BENCHMARKS.md").write_text(
+        "<!-- rpusim:bench -->\n<!-- /rpusim:bench -->\n"
+        "<!-- rpusim:benchcurve bench=scaling path=docs/img/s.png -->\n<!-- /rpusim:benchcurve -->\n")
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    figures = {"size=256: analog ÷ fp": _curve("size", 256, 1.0, 3.0), "size=512: analog ÷ fp": _curve("size", 512, 4.0, 6.0),
+               "bl=1: analog ÷ fp": _curve("bl", 1, 2.0, 2.5)}
+    write_bench_record("scaling", figures, {}, tmp_path, ["bench_scaling.py"], when)
+    assert check(tmp_path).exit_code == 1  # generated block and figure missing
+    report_documents(tmp_path, write=True)
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "| 256 | 1 | 3 | **3.00×** |" in text and "| 512 | 4 | 6 | **1.50×** |" in text
+    assert "| bl | fp ms/step |" in text and "![cost curves of scaling](docs/img/s.png)" in text
+    assert "| scaling |" not in text and "* scaling:" not in text  # curves are not rows of the ratio table
+    data = json.loads((tmp_path / "docs/img/s.json").read_text())
+    assert data["axes"]["size"]["x"] == [256, 512] and (tmp_path / "docs/img/s.png").stat().st_size > 1000
+    assert check(tmp_path).exit_code == 0
+    figures["size=512: analog ÷ fp"] = _curve("size", 512, 4.0, 8.0)  # a newer record: the block is stale
+    write_bench_record("scaling", figures, {}, tmp_path, ["bench_scaling.py"], when + dt.timedelta(days=1))
+    assert check(tmp_path).exit_code == 1
 
 
 def test_markers_inside_fenced_code_or_prose_are_examples_not_blocks(tmp_path):

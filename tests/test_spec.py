@@ -83,7 +83,7 @@ def test_tolerance_must_be_positive():
 
 
 def _params(exp: str, variant: str, **kw):
-    base, params, points = plan_spec(get_experiment(exp), variant, "fp", "quick", {}, 0.3, 1, **kw)
+    base, params, pairs, points = plan_spec(get_experiment(exp), variant, "fp", "quick", {}, 0.3, 1, **kw)
     return {p.name: p for p in params}, points
 
 
@@ -132,7 +132,7 @@ def test_select_params_refuses_unknown_names_and_empty_ranges():
     (["--grid", "up_down=-0.1"], "--grid up_down: empty range"),
     (["--tolerance", "0"], "--tolerance 0.0: must be a finite number > 0"),
     (["--tolerance", "-1"], "--tolerance -1.0"),
-    (["--budget", "forever"], "--budget 'forever': unknown for fc-mnist (allowed: quick, short, full)"),
+    (["--budget", "forever"], "--budget 'forever': unknown for fc-mnist (allowed: quick, short, spec, full)"),
     (["--variant", "fp"], "not analog"),
 ])
 def test_cli_refuses_bad_input_before_any_work(tmp_path, args, needle):
@@ -160,3 +160,63 @@ def test_a_half_done_spec_resumes_skipping_finished_points(tmp_path):
     sheet = (folder / "spec.md").read_text()
     assert "| dw_min |" in sheet and "| out_noise |" in sheet and "Training budget" in sheet
     assert (folder / "spec_dw_min.png").exists() and (folder / "spec_out_noise.png").exists()
+
+
+# ---------------------------------------------------------------- 2-D maps (--pair)
+
+def test_pair_points_add_the_interior_cells_and_share_the_axes():
+    _, points = _params("fc-mnist", "rpu-baseline", names=["dw_min"], grids={"dw_min": [0.003, 0.01]},
+                        pair_names=["dw_min,up_down"])
+    names = [p.name for p in points]
+    assert len(names) == len(set(names))
+    up = [0.02, 0.05, 0.1, 0.2]  # up_down's default grid, added to the sheet by the pair
+    interior = [p for p in points if {"dw_min", "up_down"} <= set(p.values)]
+    assert len(interior) == 2 * len(up)
+    assert len(points) == 2 + 2 + len(up) + 2 * len(up)  # fp, baseline, the two axes, the interior
+    cell = next(p for p in interior if p.values["dw_min"] == 0.01 and p.values["up_down"] == 0.05)
+    assert cell.cfg.rpu.device.dw_min == 0.01 and cell.cfg.rpu.device.up_down == 0.05
+
+
+def test_map_marks_the_cells_outside_the_band_of_a_known_synthetic_metric(tmp_path):
+    """metric = 10 + a + b (one seed per cell): with T = 0.25 the cells with a + b > 0.25 are outside."""
+    from rpusim.framework.spec_maps import cell, map_figure, map_stats, map_table
+
+    base = plan_spec(get_experiment("fc-mnist"), "rpu-baseline", "fp", "quick", {}, 0.3, 1)[0]
+    params = {p.name: p for p in select_params(spec_params(base.to_dict()), ["up_down", "up_down_dtod"],
+                                               {"up_down": [0.1, 0.2], "up_down_dtod": [0.1, 0.3]})}
+    p, q = params["up_down"], params["up_down_dtod"]
+    samples = {cell(p, a, q, b): [10.0 + a + b] for a in p.values for b in q.values}
+    grid = map_stats(p, q, samples)
+    table = map_table(p, q, grid, REF, tolerance=0.25)
+    inside = {(a, b): "✓" for a in p.values for b in q.values if a + b <= 0.25}
+    for a, line in zip(p.values, table.splitlines()[2:]):
+        marks = [c.strip()[-1] for c in line.strip("|").split("|")[1:]]
+        assert marks == ["✓" if (a, b) in inside else "✗" for b in q.values]
+    assert grid[0][0].mean == pytest.approx(10.0 + p.baseline + q.baseline)
+    assert map_figure(p, q, grid, REF, 0.25, "test_error", tmp_path / "m.png", "t").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("pair, needle", [
+    ("dw_min", "--pair 'dw_min': give two parameter names"),
+    ("dw_min,dw_min", "must differ"),
+    ("dw_min,memristance", "parameter 'memristance' unknown"),
+])
+def test_cli_refuses_bad_pairs(tmp_path, pair, needle):
+    result = CliRunner().invoke(app, ["spec", "fc-mnist", "--out", str(tmp_path), "--workers", "1", "--pair", pair])
+    assert result.exit_code == 2, result.output
+    assert needle in result.stderr and result.stderr.count("error:") == 1 and "Traceback" not in result.stderr
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.data("mnist")
+def test_a_pair_map_runs_end_to_end(tmp_path):
+    tiny = ["--set", "data.train_limit=40", "--set", "data.test_limit=40", "--set", "model.hidden=[8]",
+            "--workers", "1", "--seeds", "1", "--out", str(tmp_path), "--params", "dw_min",
+            "--grid", "dw_min=0.01", "--grid", "out_noise=0.6", "--pair", "dw_min,out_noise"]
+    result = CliRunner().invoke(app, ["spec", "fc-mnist", *tiny])
+    assert result.exit_code == 0, result.output
+    assert "5 points, 0 finished before, 5 to run" in result.output  # fp, baseline, 2 axes, 1 interior
+    folder = tmp_path / "fc-mnist" / "spec-rpu-baseline-quick"
+    sheet = (folder / "spec.md").read_text()
+    assert "### dw_min × out_noise" in sheet and "| out_noise |" in sheet
+    assert (folder / "spec_map_dw_min__out_noise.png").exists()

@@ -156,7 +156,7 @@ def test_coincidences_drawn_where_the_sparser_side_fired_are_binomial(limit, q):
     x = np.full((n, 2), p, np.float32)
     x[:, 1] = -p
     d = np.full((n, 1), q, np.float32)
-    cx, cd, limits, bases, _, n_slots, _, _, x_first = _plan(x, d, 1.0, 1.0, limit, False, False)
+    cx, cd, limits, bases, _, n_slots, _, _, x_first = _plan(x, d, 1.0, 1.0, limit, False, False, False)
     assert not x_first and n_slots == n * limit  # δ expects fewer pulses: drawn first
     cx[:], cd[:] = 1.0, 1.0
     trains = _draw_trains(x, cx, d, cd, limits, bases, n_slots, False, 4)
@@ -214,7 +214,8 @@ def test_cpu_kernel_plans_the_pulses_of_plan_pulses(management):
     x[3], d[7] = 0, 0  # samples that fire nothing
     cfg = UpdateConfig(bl=31, **management)
     cx, cd, limits, bases, stride, n_slots, total, clipped, _ = _plan(
-        x.numpy(), d.numpy(), 0.05, 0.001, cfg.bl, cfg.update_management, cfg.bl_management)
+        x.numpy(), d.numpy(), 0.05, 0.001, cfg.bl, cfg.update_management, cfg.bl_management,
+        cfg.um_overflow == "clip_delta")
     keep = torch.ones(40, dtype=torch.bool)
     keep[[3, 7]] = False
     plan = plan_pulses(x[keep], d[keep], 0.05, 0.001, cfg)

@@ -13,6 +13,7 @@ from functools import lru_cache
 import pytest
 import torch
 
+from rpusim.devices import symmetry_point
 from rpusim.fast_path import reference_forced
 from rpusim.framework.config import build_config
 from rpusim.nn import AnalogConv2d, AnalogLinear, AnalogLSTM
@@ -21,7 +22,7 @@ from rpusim.tile import AnalogArray, AnalogTile, RPUConfig
 from rpusim.tile.array import tile_class
 from rpusim.tile.mixed_precision import MixedPrecisionTile
 from rpusim.tile.transfer import TransferTile
-from rpusim.tile.transfer_math import buffer_fire, flip_signs, quantize_dynamic, symmetry_point
+from rpusim.tile.transfer_math import buffer_fire, flip_signs, quantize_dynamic
 
 QUIET = {"type": "constant_step", "dw_min": 0.01, "dw_min_dtod": 0.0, "dw_min_std": 0.0, "w_max_dtod": 0.0,
          "w_min_dtod": 0.0, "up_down_dtod": 0.0}  # every pulse exactly ±0.01
@@ -198,19 +199,11 @@ def test_agad_writes_nothing_to_c_while_its_reference_forms():
 
 
 # --- reference (zero-shifting) -----------------------------------------------------------------
-def test_symmetry_point_of_soft_bounds():
-    dev = RPUConfig.from_dict({"device": {"type": "soft_bounds", "up_down": 0.3, "dw_min": 0.002}}).device
-    shape = (1, 3, 4)
-    p = dev.sample_params(shape, torch.Generator().manual_seed(0))
-    up, dn = p["dw_up"], p["dw_down"]
-    expect = (up - dn) / (up / p["w_max"] - dn / p["w_min"])
-    assert torch.allclose(symmetry_point(dev, p, shape), expect, atol=2 * float(up.max()))
-
-
 def test_reference_starts_a_at_its_symmetry_point_and_reads_zero():
     t = _tile(3, 4, {"type": "tiki-taka", "reference": True, "gamma": 1.0},
               device={"type": "soft_bounds", "up_down": 0.3})
-    assert float(t.fast.get_weights().mean()) > 0.1  # soft bounds, a = 0.3: w* ≈ 0.18
+    assert torch.allclose(t.fast.get_weights(), symmetry_point(t.fast.device_model, t.fast.params)[0])
+    assert float(t.fast.get_weights().mean()) > 0.1  # soft bounds, a = 0.3: w* = a·b ≈ 0.18
     assert torch.allclose(t.fast_weights(), torch.zeros(3, 4), atol=1e-6)
     t.set_weights(torch.full((3, 4), 0.2))
     assert torch.allclose(t.get_weights(), torch.full((3, 4), 0.2), atol=1e-5)

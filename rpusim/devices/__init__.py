@@ -5,9 +5,12 @@ from .ctf import CTFDevice
 from .ideal import IdealDevice
 from .linear_step import ConstantStepDevice, LinearStepDevice, SoftBoundsDevice
 from .nonlinear_step import ExpStepDevice, PowStepDevice
+from .piecewise_step import PiecewiseStepDevice
+from .presets import PRESETS, DevicePreset
+from .symmetry import nominal_symmetry_point, symmetry_point
 
 __all__ = [
     "DEVICES", "PulsedDevice", "BoundedStepDevice", "ConstantStepDevice", "SoftBoundsDevice",
-    "LinearStepDevice", "ExpStepDevice", "PowStepDevice", "IdealDevice", "CTFDevice", "device_from_dict",
-    "register_device",
+    "LinearStepDevice", "ExpStepDevice", "PowStepDevice", "PiecewiseStepDevice", "IdealDevice", "CTFDevice",
+    "device_from_dict", "register_device", "PRESETS", "DevicePreset", "symmetry_point", "nominal_symmetry_point",
 ]

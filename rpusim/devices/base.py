@@ -19,6 +19,7 @@ not the weight, such as a charge-trap cell's threshold voltage, maps it in ``rea
 To add a device, subclass :class:`PulsedDevice`, give it a unique ``type`` literal,
 implement ``pulse`` (and, for speed, ``apply_pulses``), and decorate it with
 :func:`register_device`; it can then be named in YAML (``device: {type: my_device}``).
+Published devices are presets of these types (:mod:`.presets`, ``device: {preset: ecram}``).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import torch
 from torch import Tensor
 
 from ..config import Config
+from .presets import PRESETS, preset_device_dict
 
 DEVICES: dict[str, type["PulsedDevice"]] = {}
 
@@ -91,12 +93,22 @@ class PulsedDevice(Config):
             n_down -= (direction < 0).to(n_down.dtype)
             step += 1
 
+    def apply_pulse_sequence(self, w: Tensor, directions: Tensor, p: dict[str, Tensor],
+                             gen: torch.Generator | None) -> Tensor:
+        """The response to pulses in time order, each clipped to the bounds as it lands: ``directions``
+        (T × broadcastable to w) holds +1 (up), −1 (down) or 0 (none) per time slot. Reference
+        quality: one :meth:`pulse` per slot; devices with a closed form override it."""
+        for t in range(directions.shape[0]):
+            w = self.pulse(w, directions[t].expand_as(w), p, gen)
+        return w
+
 
 def device_from_dict(data: dict | PulsedDevice, prefix: str = "device") -> PulsedDevice:
-    """Build a registered device config from a YAML mapping ``{type: name, ...}``.
+    """Build a registered device config from a YAML mapping ``{type: name, ...}`` or ``{preset: name, ...}``.
 
-    Fields not given take the defaults of that device type. (A mapping without ``type`` is
-    refused here; :class:`~rpusim.tile.RPUConfig` fills in its default type first.)
+    Fields not given take the defaults of that device type, or the values of that preset
+    (:data:`~.presets.PRESETS`). (A mapping with neither is refused here;
+    :class:`~rpusim.tile.RPUConfig` fills in its default type first.)
     """
     from ..config import ConfigError
 
@@ -106,8 +118,11 @@ def device_from_dict(data: dict | PulsedDevice, prefix: str = "device") -> Pulse
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix} = {data!r}: must be a mapping {{type: NAME, FIELD: VALUE, ...}} "
                           f"(types: {types})")
+    if "preset" in data:
+        data = preset_device_dict(data, prefix)
     if "type" not in data:
-        raise ConfigError(f"{prefix}: a device needs a 'type' (one of: {types})")
+        raise ConfigError(f"{prefix}: a device needs a 'type' (one of: {types}) or a 'preset' "
+                          f"(one of: {', '.join(PRESETS)})")
     name = data["type"]
     if name not in DEVICES:
         raise ConfigError(f"{prefix}.type = {name!r}: unknown device (allowed: {', '.join(sorted(DEVICES))})")

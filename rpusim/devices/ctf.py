@@ -137,7 +137,7 @@ class CTFDevice(PulsedDevice):
 
     def compensation_gain(self, n_slots: int) -> float:
         """k(N, t_gap): pulse-width factor whose trains, at coincidence rate ``calib_rate``,
-        deliver on average pw of effective time per pulse (bisection on k)."""
+        deliver on average pw of effective time per pulse (a root in k: :func:`_increasing_root`)."""
         return _calibrated_gain(self._timing_key(), int(n_slots), self.calib_rate)
 
     def _timing_key(self) -> tuple:
@@ -263,12 +263,33 @@ def _calibrated_gain(timing: tuple, n_slots: int, rate: float) -> float:
     key = (timing, n_slots, rate)
     if key not in _GAINS:
         pw, a = timing[0], timing[4]
-        lo, hi = 1.0, 1.0 / max(1.0 - a, 1e-3) + 1.0        # the rate never drops below (1 − a)
-        for _ in range(30):
-            mid = 0.5 * (lo + hi)
-            if _mean_time_per_pulse(timing, n_slots, rate, mid) < pw:
-                lo = mid
-            else:
-                hi = mid
-        _GAINS[key] = 0.5 * (lo + hi)
+        _GAINS[key] = _increasing_root(lambda k: _mean_time_per_pulse(timing, n_slots, rate, k) - pw,
+                                       1.0, 1.0 / max(1.0 - a, 1e-3) + 1.0)   # the rate never drops below (1 − a)
     return _GAINS[key]
+
+
+def _increasing_root(f, lo: float, hi: float, tol: float = 1e-10) -> float:
+    """The root of an increasing f in [lo, hi] (lo if f(lo) ≥ 0, hi if f(hi) ≤ 0), by regula falsi
+    with the Illinois halving: the bracket shrinks superlinearly, about ten evaluations of f."""
+    f_lo, f_hi = f(lo), f(hi)
+    if f_lo >= 0 or f_hi <= 0:
+        return lo if f_lo >= 0 else hi
+    side = 0
+    for _ in range(100):
+        mid = hi - f_hi * (hi - lo) / (f_hi - f_lo)
+        f_mid = f(mid)
+        if f_mid == 0:
+            return mid
+        if f_mid < 0:
+            lo, f_lo = mid, f_mid
+            if side == -1:
+                f_hi *= 0.5
+            side = -1
+        else:
+            hi, f_hi = mid, f_mid
+            if side == 1:
+                f_lo *= 0.5
+            side = 1
+        if hi - lo < tol:
+            break
+    return 0.5 * (lo + hi)

@@ -39,6 +39,27 @@ def affine_power(w: Tensor, r: Tensor, c: Tensor, n: Tensor) -> Tensor:
     return torch.where(flat, w + n * c, iterated)
 
 
+def compose_clipped_steps(steps: Tensor, low: Tensor, high: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(A, L, H) with clip(w + A, L, H) = the maps w ↦ clip(w + s_t, low, high) applied for t = 0 … T−1.
+
+    ``steps``: T × shape; ``low``, ``high``: broadcastable to shape. The maps w ↦ clip(w + a, l, h)
+    (l ≤ h) are closed under composition: a second map (a₂, l₂, h₂) after a first (a₁, l₁, h₁) is
+    (a₁ + a₂, clip(l₁ + a₂, l₂, h₂), clip(h₁ + a₂, l₂, h₂)). Adjacent pairs are composed at once,
+    halving T each round (an odd last map is paired with the identity (0, −∞, +∞))."""
+    a = steps
+    lo = low.expand_as(steps[0]).expand_as(steps)
+    hi = high.expand_as(steps[0]).expand_as(steps)
+    while a.shape[0] > 1:
+        if a.shape[0] % 2:
+            pad = torch.zeros_like(a[:1])
+            a, lo, hi = torch.cat([a, pad]), torch.cat([lo, pad - torch.inf]), torch.cat([hi, pad + torch.inf])
+        lo2, hi2, a2 = lo[1::2], hi[1::2], a[1::2]
+        lo = torch.minimum(torch.maximum(lo[0::2] + a2, lo2), hi2)
+        hi = torch.minimum(torch.maximum(hi[0::2] + a2, lo2), hi2)
+        a = a[0::2] + a2
+    return a[0], lo[0], hi[0]
+
+
 class _LinearFamily(BoundedStepDevice):
     def gammas(self) -> tuple[float, float]:
         raise NotImplementedError
@@ -74,6 +95,32 @@ class _LinearFamily(BoundedStepDevice):
             w_new = w_new + self.dw_min_std * var.sqrt() * torch.randn(w.shape, generator=gen, device=w.device)
         return self.clip(w_new, p)
 
+
+    def apply_pulse_sequence(self, w, directions, p, gen):
+        """γ = 0: each pulse is the map w ↦ clip(w + s_t, w_min, w_max) with s_t = ±Δw_up/down·(1 + σ_c2c·ξ_t);
+        their composition is again clip(w + A, L, H), so the sequence is reduced pairwise
+        (:func:`compose_clipped_steps`, log₂T tensor steps) instead of pulse by pulse."""
+        g_up, g_down = self.gammas()
+        if g_up or g_down:
+            return super().apply_pulse_sequence(w, directions, p, gen)
+        directions = directions.expand(directions.shape[0], *w.shape).to(w.dtype)
+        steps = directions * torch.where(directions > 0, p["dw_up"], p["dw_down"])
+        if self.dw_min_std:
+            steps = steps * (1 + self.dw_min_std * torch.randn(steps.shape, generator=gen, device=w.device,
+                                                               dtype=w.dtype))
+        total, low, high = compose_clipped_steps(steps, p["w_min"], p["w_max"])
+        return torch.minimum(torch.maximum(w + total, low), high)
+
+    def apply_pulse_sequence_at(self, state, p, rows, cols, d_signed, x_signed, gen) -> bool:
+        """In place on the cells (rows[k], cols[k]): the pulses of the signed trains d_signed (T × out) and
+        x_signed (T × in) in slot order, clipped at each, where a kernel exists (γ = 0, float32 on the
+        CPU); returns False to ask for :meth:`apply_pulse_sequence`."""
+        g_up, g_down = self.gammas()
+        if not use_fast_kernel(state, d_signed, x_signed, supported=not g_up and not g_down):
+            return False
+        from .constant_step_kernel import constant_steps_ordered_at
+        constant_steps_ordered_at(state, p, rows, cols, d_signed, x_signed, self.dw_min_std, gen)
+        return True
 
     def apply_pulses_at(self, state, p, rows, cols, n_up, n_down, gen, slots=None) -> bool:
         """In place on the fired rows × cols of the whole array, where a fused kernel exists

@@ -30,8 +30,9 @@ class ExpStepDevice(BoundedStepDevice):
     """Exponential step-size law fitted to measured devices (aihwkit's ExpStep)."""
 
     type: Literal["exp_step"] = "exp_step"
-    A_up: float = Field(0.00081, ge=0, description="prefactor of the exponential saturation of the up-step")
-    A_down: float = Field(0.36833, ge=0, description="prefactor of the exponential saturation of the down-step")
+    A_up: float = Field(0.00081, description="prefactor A_up of the exponential term of the up-step "
+                        "(> 0: the step saturates; < 0: it grows, as in aihwkit's ReRAM fit)")
+    A_down: float = Field(0.36833, description="prefactor A_down of the exponential term of the down-step")
     gamma_up: float = Field(12.44625, ge=0, description="exponent rate of the up-step saturation")
     gamma_down: float = Field(12.78785, ge=0, description="exponent rate of the down-step saturation")
     a: float = Field(0.244, description="scale of the weight in z = 2·a·w/(w_max − w_min) + b")

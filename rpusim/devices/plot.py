@@ -3,7 +3,8 @@
 Several devices of one array (each with its own parameters drawn by ``sample_params``:
 the device-to-device spread) each receive the same pulse train many times over
 (independent cycle-to-cycle noise); the plot shows, per device, the median trajectory
-and the 5–95 % band of the repetitions, i.e. the cycle-to-cycle spread. Pulses are
+and the 5–95 % band of the repetitions, i.e. the cycle-to-cycle spread, and the nominal
+symmetry point (:func:`.symmetry.nominal_symmetry_point`) of a bounded device. Pulses are
 applied one at a time with the device's reference ``pulse`` function.
 """
 from __future__ import annotations
@@ -16,6 +17,8 @@ import torch
 from torch import Tensor
 
 from .base import PulsedDevice
+from .bounded import BoundedStepDevice
+from .symmetry import nominal_symmetry_point
 
 
 def default_pulses(device: PulsedDevice) -> int:
@@ -47,8 +50,9 @@ def pulse_response(device: PulsedDevice, n_pulses: int, n_devices: int = 5, repe
 
 
 def plot_pulse_response(device: PulsedDevice, path: str | Path, n_pulses: int | None = None,
-                        n_devices: int = 5, repeats: int = 50, seed: int = 0) -> Path:
-    """Save the pulse-response plot of ``device`` as PNG at ``path``."""
+                        n_devices: int = 5, repeats: int = 50, seed: int = 0, title: str | None = None) -> Path:
+    """Save the pulse-response plot of ``device`` as PNG at ``path`` (``title``: the name shown, e.g. a
+    preset's; default the device type). A bounded device's nominal symmetry point w* is drawn dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -65,12 +69,15 @@ def plot_pulse_response(device: PulsedDevice, path: str | Path, n_pulses: int | 
             ax.fill_between(x, lo[:, d], hi[:, d], color=line.get_color(), alpha=0.25, lw=0)
         ax.axvline(n, color="grey", ls=":", lw=1)
         ax.grid(alpha=0.3)
+    if isinstance(device, BoundedStepDevice):
+        ax_w.axhline(nominal_symmetry_point(device), color="black", ls="--", lw=0.8, label="symmetry point w*")
     ax_w.set_ylabel("weight")
     ax_dw.set_ylabel("weight change per pulse")
     ax_dw.set_xlabel(f"pulse number ({n} up, then {n} down)")
     fields = {k: v for k, v in device.to_dict().items() if k != "type"}
     shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())
-    ax_w.set_title(f"{device.type}: {n_devices} devices (device-to-device spread), median and 5–95 % band "
+    name = device.type if title in (None, device.type) else f"{title} ({device.type})"
+    ax_w.set_title(f"{name}: {n_devices} devices (device-to-device spread), median and 5–95 % band "
                    f"of {repeats} cycles each (cycle-to-cycle noise)\n" + textwrap.fill(shown, 110), fontsize=8)
     ax_w.legend(fontsize=8)
     fig.tight_layout()

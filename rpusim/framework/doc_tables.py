@@ -12,6 +12,14 @@ A document holds each generated block between two markers; the opening one says 
 
     <!-- rpusim:bench -->  ...  <!-- /rpusim:bench -->   (the latest benchmark records)
 
+    <!-- rpusim:benchcurve bench=scaling-cpu-1thread path=docs/img/bench-scaling.png -->
+    ... the cost curves of that benchmark's latest record: a figure and one table per axis ...
+    <!-- /rpusim:benchcurve -->
+
+    <!-- rpusim:computed name=ctf-update-noise path=docs/img/ctf_update_noise.png -->
+    ... computed from the code, not from records (:mod:`.computed`) ...
+    <!-- /rpusim:computed -->
+
 Table keys: ``study``, ``experiment`` (required); ``metric`` (default: the records' main metric);
 ``variants`` (comma-separated, in that order; default: every recorded variant); ``epochs`` (the
 metric after these epochs, one column each); ``columns`` (``final``, ``best``, ``mean_lastK`` —
@@ -20,7 +28,9 @@ the mean over the last K epochs —, ``stat:NAME`` — a per-layer diagnostic of
 adds the difference of the others from it, see :func:`difference`); ``compare_at`` (the column the
 comparison uses, default ``final``); ``digits`` (default 2); ``run`` (the command that makes the
 runs, quoted, shown while there is no record). Figure keys: ``study``, ``experiment``, ``path``
-(the PNG, relative to the repository root), ``metric``, ``variants``, ``title``.
+(the PNG, relative to the repository root), ``metric``, ``variants``, ``title``. Computed keys:
+``name`` (one of the views handed to :func:`report_documents`), ``path`` (optional: the view's
+figure, PNG).
 
 A cell over several seeds is ``mean ± sd`` (sample standard deviation), with ``(n=k)`` when fewer
 seeds than the row's reach it; one seed: ``value (1 seed)``. A figure draws the mean per epoch with
@@ -39,17 +49,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ConfigError
+from .bench_curves import curve_data, draw_curves, render_curves
+from .computed import ComputedView
 from .plots import metric_label
 from .records import RESULTS_DIR, Record, latest_bench_records, study_records
 
 #: The documents ``rpusim report --all`` rewrites (relative to the repository root).
 DOC_GLOBS = ("README.md", "RESULTS.md", "BENCHMARKS.md", "docs/*.md")
-BLOCK = re.compile(r"^<!-- rpusim:(?P<kind>table|figure|bench)(?P<params>[^\n]*?)-->\n"
+BLOCK = re.compile(r"^<!-- rpusim:(?P<kind>table|figure|benchcurve|bench|computed)(?P<params>[^\n]*?)-->\n"
                    r"(?P<body>.*?)^<!-- /rpusim:(?P=kind) -->", re.S | re.M)
 OPENING = re.compile(r"^<!-- /?rpusim:", re.M)  # a marker starts a line (one inside prose is text)
 TABLE_KEYS = {"study", "experiment", "metric", "variants", "epochs", "columns", "compare", "compare_at",
               "digits", "run"}
 FIGURE_KEYS = {"study", "experiment", "metric", "variants", "path", "title", "run"}
+BENCHCURVE_KEYS = {"bench", "path"}
+COMPUTED_KEYS = {"name", "path"}
+KEYS = {"table": TABLE_KEYS, "figure": FIGURE_KEYS, "bench": set(), "benchcurve": BENCHCURVE_KEYS,
+        "computed": COMPUTED_KEYS}
+REQUIRED = {"table": ("study", "experiment"), "figure": ("study", "experiment", "path"), "bench": (),
+            "benchcurve": ("bench", "path"), "computed": ("name",)}
 #: A difference is resolved when |Δ| exceeds this many standard errors of the difference.
 RESOLVE_SE = 2.0
 
@@ -142,9 +160,8 @@ def find_blocks(text: str, doc: Path) -> list[Block]:
         if any(a <= m.start() < b for a, b in fenced):
             continue
         line = text.count("\n", 0, m.start()) + 1
-        allowed = {"table": TABLE_KEYS, "figure": FIGURE_KEYS, "bench": set()}[m["kind"]]
-        params = parse_params(m["params"], f"{doc}:{line}", allowed)
-        for key in {"table": ("study", "experiment"), "figure": ("study", "experiment", "path"), "bench": ()}[m["kind"]]:
+        params = parse_params(m["params"], f"{doc}:{line}", KEYS[m["kind"]])
+        for key in REQUIRED[m["kind"]]:
             if key not in params:
                 raise ConfigError(f"{doc}:{line}: rpusim:{m['kind']} needs {key}=...")
         blocks.append(Block(doc, line, m["kind"], params, m["body"], (m.start("body"), m.end("body"))))
@@ -153,7 +170,8 @@ def find_blocks(text: str, doc: Path) -> list[Block]:
         if not any(a <= m.start() < b for a, b in covered):
             line = text.count("\n", 0, m.start()) + 1
             raise ConfigError(f"{doc}:{line}: an rpusim marker without its pair (blocks are "
-                              "<!-- rpusim:KIND ... --> ... <!-- /rpusim:KIND -->, KIND table, figure or bench)")
+                              "<!-- rpusim:KIND ... --> ... <!-- /rpusim:KIND -->, KIND table, figure, bench, "
+                              "benchcurve or computed)")
     return blocks
 
 
@@ -335,17 +353,57 @@ def draw_figure(data: dict, path: Path, title: str) -> None:
     save_figure(fig, path)
 
 
-def figure_sidecar_problem(block: Block, root: Path, data: dict | None) -> str | None:
-    """Why the figure's files disagree with the records (None: they agree)."""
-    if data is None:
-        return None
+def sidecar_problem(block: Block, root: Path, data: dict, source: str) -> str | None:
+    """Why a figure's PNG and ``.json`` disagree with ``data`` (None: they agree)."""
     png = root / block.params["path"]
     side = png.with_suffix(".json")
     if not png.is_file() or not side.is_file():
         return f"{block.params['path']} or its .json missing"
     if json.loads(side.read_text()) != json.loads(json.dumps(data)):
-        return f"{side.relative_to(root)} differs from the records"
+        return f"{side.relative_to(root)} differs from the {source}"
     return None
+
+
+def records_figure_drawer(block: Block):
+    """``draw(data, png)`` for a figure block: :func:`draw_figure` under the block's title."""
+    def draw(data: dict, png: Path) -> None:
+        draw_figure(data, png, block.params.get("title")
+                    or f"{data['experiment']}: {data['metric'].replace('_', ' ')} per epoch")
+    return draw
+
+
+def figure_sidecar_problem(block: Block, root: Path, data: dict | None) -> str | None:
+    """Why the figure's files disagree with the records (None: they agree)."""
+    return None if data is None else sidecar_problem(block, root, data, "records")
+
+
+# --- computed blocks ----------------------------------------------------------------------
+
+def computed_view(block: Block, views: dict[str, ComputedView]) -> ComputedView:
+    name = block.params["name"]
+    if name not in views:
+        raise ConfigError(f"{block.where()}: name={name}: no such computed block "
+                          f"(allowed: {', '.join(sorted(views)) or 'none'})")
+    if "path" in block.params and views[name].draw is None:
+        raise ConfigError(f"{block.where()}: path=: the computed block {name} draws no figure (leave path= out)")
+    return views[name]
+
+
+def render_computed(block: Block, root: Path, view: ComputedView, data: dict) -> str:
+    """The view's Markdown, under its figure's image link when the block has ``path=``."""
+    text = view.markdown(data)
+    if "path" not in block.params:
+        return text
+    png = Path(block.params["path"])
+    return (f"![{view.title or block.params['name']}]({_rel(png, block.doc, root)})\n\n"
+            f"Computed from the code, not from runs; the numbers plotted: "
+            f"[{png.with_suffix('.json').name}]({_rel(png.with_suffix('.json'), block.doc, root)}).\n\n" + text)
+
+
+def write_figure_files(png: Path, data: dict, draw) -> None:
+    png.parent.mkdir(parents=True, exist_ok=True)
+    draw(data, png)
+    png.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
 
 
 # --- benchmarks ---------------------------------------------------------------------------
@@ -361,6 +419,8 @@ def render_bench(root: Path) -> str:
              "|---|---|---|---|---|---|---|---|"]
     notes = []
     for bench, rec in latest.items():
+        if all("curve" in fig for fig in rec["figures"].values()):
+            continue  # cost curves: shown by their benchcurve block
         commit = rec["commit"] + (" (dirty)" if rec.get("dirty") else "")
         times = []
         for name, fig in rec["figures"].items():
@@ -379,40 +439,67 @@ def render_bench(root: Path) -> str:
     return "\n".join(lines) + "\n\n" + "\n".join(notes)
 
 
+def benchcurve_data(block: Block, root: Path) -> dict | None:
+    """The cost curves of the benchmark's latest record (None: no record)."""
+    rec = latest_bench_records(root).get(block.params["bench"])
+    return None if rec is None else curve_data(rec)
+
+
+def render_benchcurve(block: Block, root: Path, data: dict | None) -> str:
+    if data is None:
+        return (f"No record of benchmark `{block.params['bench']}` yet: run `benchmarks/bench_scaling.py` with "
+                f"`--record` (writes `{RESULTS_DIR}/benchmarks/{block.params['bench']}/DATE.json`).")
+    return render_curves(data, _rel(Path(block.params["path"]), block.doc, root))
+
+
 # --- documents ----------------------------------------------------------------------------
 
 def documents(root: Path) -> list[Path]:
     return [p for g in DOC_GLOBS for p in sorted(root.glob(g)) if p.is_file()]
 
 
-def regenerate(doc: Path, root: Path, write: bool) -> list[str]:
+def regenerate(doc: Path, root: Path, write: bool, views: dict[str, ComputedView],
+               computed: dict[str, dict]) -> list[str]:
     """Regenerate every block of ``doc``; write the document and figures if ``write``, else
-    return one line per block (or figure) that differs from what the records give."""
+    return one line per block (or figure) that differs from what the records (or the code, for
+    a computed block) give. ``computed`` keeps each view's numbers once computed."""
     rel = doc.relative_to(root)
     text = doc.read_text()
     blocks = find_blocks(text, rel)
     problems, pieces, last = [], [], 0
     for b in blocks:
-        data = None
+        data, side, draw = None, None, None
         if b.kind == "table":
             body = render_table(b, root)
         elif b.kind == "figure":
             data = figure_data(b, root)
             body = render_figure(b, root, data)
+            side = figure_sidecar_problem(b, root, data)
+            draw = records_figure_drawer(b)
+        elif b.kind == "benchcurve":
+            data = benchcurve_data(b, root)
+            body = render_benchcurve(b, root, data)
+            side = figure_sidecar_problem(b, root, data)
+            draw = draw_curves
+        elif b.kind == "computed":
+            view = computed_view(b, views)
+            if b.params["name"] not in computed:
+                computed[b.params["name"]] = view.compute()
+            data = computed[b.params["name"]]
+            body = render_computed(b, root, view, data)
+            if "path" in b.params:
+                side = sidecar_problem(b, root, data, "code's numbers")
+                draw = view.draw
         else:
             body = render_bench(root)
         body += "\n"
         if body != b.body:
-            problems.append(f"{b.where()}: the block differs from the records")
-        if b.kind == "figure":
-            side = figure_sidecar_problem(b, root, data)
-            if side and write and data is not None:
-                png = root / b.params["path"]
-                draw_figure(data, png, b.params.get("title") or f"{data['experiment']}: "
-                                                               f"{data['metric'].replace('_', ' ')} per epoch")
-                png.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
-            elif side:
-                problems.append(f"{b.where()}: {side}")
+            problems.append(f"{b.where()}: the block differs from the " + ("code's numbers" if b.kind == "computed"
+                                                                             else "records"))
+        if side and write and draw is not None:
+            write_figure_files(root / b.params["path"], data, draw)
+        elif side:
+            problems.append(f"{b.where()}: {side}")
         pieces += [text[last:b.span[0]], body]
         last = b.span[1]
     new = "".join(pieces) + text[last:]
@@ -421,12 +508,14 @@ def regenerate(doc: Path, root: Path, write: bool) -> list[str]:
     return problems
 
 
-def report_documents(root: str | Path = ".", write: bool = True) -> list[str]:
-    """``rpusim report --all`` (write) or ``--check`` (compare): every document under ``root``."""
+def report_documents(root: str | Path = ".", write: bool = True,
+                     views: dict[str, ComputedView] | None = None) -> list[str]:
+    """``rpusim report --all`` (write) or ``--check`` (compare): every document under ``root``;
+    ``views``: the computed blocks the documents may ask for, by name."""
     root = Path(root).resolve()
     if not (root / RESULTS_DIR).is_dir() and not any(root.glob("README.md")):
         raise ConfigError(f"{root}: not a repository root (no README.md, no {RESULTS_DIR}/)")
-    problems = []
+    problems, computed = [], {}
     for doc in documents(root):
-        problems += regenerate(doc, root, write)
+        problems += regenerate(doc, root, write, views or {}, computed)
     return problems

@@ -13,8 +13,11 @@ baseline before the test metric leaves the tolerance band of floating point.
    (:mod:`.sweep`), plus the floating-point reference and the baseline itself (each once per
    seed, shared by all parameters). :func:`.sweep.run_sweep` runs them (Ray, resumable,
    fingerprint-checked) into ``OUT/EXPERIMENT/spec-VARIANT-BUDGET/``.
-3. :func:`find_limit` (pure) finds, per parameter, the tolerated limit; :func:`write_sheet`
-   writes ``spec.md`` and one ``spec_<parameter>.png`` per parameter.
+   With ``--pair A,B`` it adds every cell of the two parameters' grids moved together
+   (:mod:`.spec_maps`; the cells on the axes are the 1-D points, shared).
+3. :func:`.spec_search.find_limit` (pure) finds, per parameter, the tolerated limit; :func:`write_sheet`
+   writes ``spec.md``, one ``spec_<parameter>.png`` per parameter and one heat map with the
+   tolerance contour per pair.
 
 **The band.** The metric is a test error (lower is better) in %, the tolerance T in percentage
 points. A point with seed mean m (n seeds, sample sd s) is *inside* when
@@ -33,8 +36,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,29 +46,16 @@ from .experiment import Experiment
 from .identity import read_summary
 from .plots import metric_label, pyplot, save_figure
 from .runner import variant_configs
+from .spec_maps import map_figure, map_stats, map_table, pair_settings, parse_pairs
+from .spec_search import BAND_SE, Limit, SpecParam, Stat, find_limit
 from .sweep import SweepPoint, nest_key, point_name
 
-BAND_SE = 2.0  # k: standard errors of the seed spread added to the tolerance band
-WORSE = ("larger", "smaller")
-GRIDS = ("log", "linear", "integer")
+__all__ = ["BAND_SE", "Limit", "SpecParam", "Stat", "find_limit", "SpecIncomplete", "spec_params", "select_params",
+           "spec_points", "write_sheet", "plan_spec", "spec_dir"]
 
 
 class SpecIncomplete(Exception):
     """Too few runs finished to write a sheet (the reference failed)."""
-
-
-@dataclass(frozen=True)
-class SpecParam:
-    """One parameter of the sheet: what it sets, where it starts, which way is worse, its grid."""
-
-    name: str
-    what: str
-    keys: tuple[str, ...]
-    baseline: float
-    grid: str        # "log", "linear" or "integer"
-    worse: str       # "larger" or "smaller" (the value at which the metric gets worse)
-    values: tuple    # the baseline first, then toward worse
-    assign: Callable[[float], dict[str, Any]]  # value → {config key: value}
 
 
 # ---------------------------------------------------------------- the parameter table
@@ -202,97 +190,35 @@ def _point(exp: Experiment, variant: str, preset: str, overrides: dict, seed: in
 
 
 def spec_points(exp: Experiment, variant: str, reference: str, preset: str, overrides: dict,
-                params: list[SpecParam], seeds: list[int]) -> list[SweepPoint]:
-    """The sweep points: per seed the reference (floating point), the baseline, and each
-    parameter's values other than the baseline. All are validated here, before any work."""
+                params: list[SpecParam], seeds: list[int],
+                pairs: list[tuple[SpecParam, SpecParam]] = ()) -> list[SweepPoint]:
+    """The sweep points: per seed the reference (floating point), the baseline, each parameter's
+    values other than the baseline, and each pair's cells with both parameters off the baseline
+    (:mod:`.spec_maps`; the pair's parameters must be among ``params``). All are validated here,
+    before any work."""
     points, errors = [], []
     for seed in seeds:
         points.append(_point(exp, reference, preset, overrides, seed, {}, {}))
         points.append(_point(exp, variant, preset, overrides, seed, {}, {}))
-        for p in params:
-            for v in p.values[1:]:
-                try:
-                    points.append(_point(exp, variant, preset, overrides, seed, {p.name: v}, p.assign(v)))
-                except ConfigError as err:
-                    errors.append(f"{p.name} = {v}: {err}")
+        cells = [({p.name: v}, p.assign(v)) for p in params for v in p.values[1:]]
+        cells += [c for p, q in pairs for c in pair_settings(p, q)]
+        for label, settings in cells:
+            try:
+                points.append(_point(exp, variant, preset, overrides, seed, label, settings))
+            except ConfigError as err:
+                errors.append(", ".join(f"{k} = {v}" for k, v in label.items()) + f": {err}")
     if errors:
         raise ConfigError("\n".join(dict.fromkeys(errors)))
-    return points
-
-
-# ---------------------------------------------------------------- the threshold search
-
-@dataclass(frozen=True)
-class Stat:
-    """The metric at one grid value over seeds: mean, sample sd (nan with one seed), seeds."""
-
-    value: float
-    mean: float
-    sd: float
-    n: int
-
-    @classmethod
-    def of(cls, value: float, samples: list[float]) -> "Stat":
-        sd = statistics.stdev(samples) if len(samples) > 1 else math.nan
-        return cls(value, statistics.fmean(samples), sd, len(samples))
-
-    @property
-    def se(self) -> float:
-        return self.sd / math.sqrt(self.n) if self.n > 1 else 0.0
-
-
-@dataclass(frozen=True)
-class Limit:
-    """The outcome of the threshold search.
-
-    status: ``crossed`` (limit between ``last_inside`` and ``first_outside``), ``not_reached``
-    (every grid value inside: the limit lies beyond ``last_inside``), ``baseline_outside``."""
-
-    status: str
-    limit: float | None
-    last_inside: Stat | None
-    first_outside: Stat | None
-
-
-def excess(s: Stat, ref: Stat, tolerance: float, k: float = BAND_SE) -> float:
-    """m − m_ref − T − k·SE: ≤ 0 inside the band."""
-    return s.mean - ref.mean - tolerance - k * math.hypot(s.se, ref.se)
-
-
-def find_limit(stats: list[Stat], ref: Stat, tolerance: float, grid: str, k: float = BAND_SE) -> Limit:
-    """The tolerated limit along ``stats`` (the baseline first, then toward worse); see the module."""
-    if tolerance <= 0:
-        raise ConfigError(f"tolerance {tolerance}: must be > 0")
-    if not stats:
-        raise ConfigError("no grid value to search")
-    prev = None
-    for s in stats:
-        e = excess(s, ref, tolerance, k)
-        if e > 0:
-            if prev is None:
-                return Limit("baseline_outside", None, None, s)
-            return Limit("crossed", _crossing(prev, s, ref, tolerance, grid, k), prev, s)
-        prev = s
-    return Limit("not_reached", prev.value, prev, None)
-
-
-def _crossing(a: Stat, b: Stat, ref: Stat, tolerance: float, grid: str, k: float) -> float:
-    """Where the excess, linear between grid values a (≤ 0) and b (> 0), is 0; in log value for a
-    log grid; integer grids keep the last value inside."""
-    if grid == "integer":
-        return a.value
-    ea, eb = excess(a, ref, tolerance, k), excess(b, ref, tolerance, k)
-    t = -ea / (eb - ea)
-    if grid == "log" and a.value > 0 and b.value > 0:
-        return math.exp(math.log(a.value) + t * (math.log(b.value) - math.log(a.value)))
-    return a.value + t * (b.value - a.value)
+    return list({pt.name: pt for pt in points}.values())
 
 
 # ---------------------------------------------------------------- the sheet
 
-def collect(points: list[SweepPoint], sweep_dir: Path, reference: str, params: list[SpecParam]
-            ) -> tuple[Stat, dict[str, list[Stat]], str]:
-    """The reference's Stat and each parameter's Stats (grid order) from the finished points; the metric."""
+def collect(points: list[SweepPoint], sweep_dir: Path, reference: str
+            ) -> tuple[list[float], dict[tuple, list[float]], str]:
+    """The finished runs' final metrics: the reference's, and the variant's by label (the sorted
+    (parameter, value) items off the baseline; () is the baseline itself); and the metric's name."""
+    ref: list[float] = []
     samples: dict[tuple, list[float]] = {}
     metric = ""
     for pt in points:
@@ -300,22 +226,20 @@ def collect(points: list[SweepPoint], sweep_dir: Path, reference: str, params: l
             continue
         summary = read_summary(sweep_dir / pt.name)
         final, metric = summary["final"], metric or summary["metric"]
-        label = {k: v for k, v in pt.values.items() if k != "seed"}
-        key = ("ref",) if pt.variant == reference else (("base",) if not label else next(iter(label.items())))
-        samples.setdefault(key, []).append(final)
-    if ("ref",) not in samples:
+        if pt.variant == reference:
+            ref.append(final)
+        else:
+            samples.setdefault(tuple(sorted((k, v) for k, v in pt.values.items() if k != "seed")), []).append(final)
+    if not ref:
         raise SpecIncomplete(f"no finished reference run ({reference}) in {sweep_dir}: no sheet written; "
                              "run the same command again to retry the failed runs")
-    ref = Stat.of(math.nan, samples[("ref",)])
-    curves = {}
-    for p in params:
-        stats = []
-        for i, v in enumerate(p.values):
-            got = samples.get(("base",) if i == 0 else (p.name, v))
-            if got:
-                stats.append(Stat.of(v, got))
-        curves[p.name] = stats
-    return ref, curves, metric
+    return ref, samples, metric
+
+
+def curve(p: SpecParam, samples: dict[tuple, list[float]]) -> list[Stat]:
+    """The Stats of ``p``'s grid values that have finished runs, in grid order (the baseline first)."""
+    got = [(v, samples.get(() if i == 0 else ((p.name, v),))) for i, v in enumerate(p.values)]
+    return [Stat.of(v, s) for v, s in got if s]
 
 
 def _fmt(x: float | None) -> str:
@@ -373,9 +297,13 @@ def budget_text(preset: str, cfg: RunConfig) -> str:
 
 def write_sheet(exp_name: str, variant: str, reference: str, preset: str, base_cfg: RunConfig,
                 points: list[SweepPoint], sweep_dir: Path, params: list[SpecParam], tolerance: float,
-                seeds: list[int]) -> tuple[Path, dict[str, Limit]]:
-    """spec.md and one spec_<parameter>.png per parameter in ``sweep_dir``; returns the path and limits."""
-    ref, curves, metric = collect(points, sweep_dir, reference, params)
+                seeds: list[int], pairs: list[tuple[SpecParam, SpecParam]] = ()) -> tuple[Path, dict[str, Limit]]:
+    """spec.md, one spec_<parameter>.png per parameter and one spec_map_<a>__<b>.png per pair in
+    ``sweep_dir``; returns the path and the limits."""
+    ref_samples, samples, metric = collect(points, sweep_dir, reference)
+    ref = Stat.of(math.nan, ref_samples)
+    curves = {p.name: curve(p, samples) for p in params}
+    maps = {(p.name, q.name): map_stats(p, q, samples) for p, q in pairs}
     limits = {}
     rows = ["| parameter | config keys | baseline | grid (baseline → worse) | tolerated limit | "
             f"{metric} at the last value inside (mean ± sd) | seeds |", "|---|---|---|---|---|---|---|"]
@@ -413,6 +341,7 @@ def write_sheet(exp_name: str, variant: str, reference: str, preset: str, base_c
         "",
         "Curves: " + ", ".join(f"[{p.name}](spec_{p.name}.png)" for p in params if curves[p.name]),
         "",
+        *_map_sections(exp_name, variant, preset, pairs, maps, ref, tolerance, metric, sweep_dir),
     ])
     path = sweep_dir / "spec.md"
     atomic_write_text(path, text)
@@ -422,9 +351,29 @@ def write_sheet(exp_name: str, variant: str, reference: str, preset: str, base_c
          "reference_stat": _plain(ref),
          "params": {p.name: {"keys": p.keys, "baseline": p.baseline, "grid": p.grid, "worse": p.worse,
                              "values": p.values, "status": limits[p.name].status, "limit": limits[p.name].limit,
-                             "stats": [_plain(s) for s in curves[p.name]]} for p in params}},
+                             "stats": [_plain(s) for s in curves[p.name]]} for p in params},
+         "maps": [{"rows": p.name, "columns": q.name, "row_values": p.values, "column_values": q.values,
+                   "stats": [[s and _plain(s) for s in line] for line in maps[(p.name, q.name)]]} for p, q in pairs]},
         indent=2, default=str))
     return path, limits
+
+
+def _map_sections(exp_name: str, variant: str, preset: str, pairs, maps, ref: Stat, tolerance: float,
+                  metric: str, sweep_dir: Path) -> list[str]:
+    """The sheet's 2-D part: per pair a table (✓ inside the band, ✗ outside) and its heat map."""
+    if not pairs:
+        return []
+    lines = ["## Pair maps", "",
+             f"{metric} (mean ± sd over seeds) with both parameters moved together, the rest at the baseline; "
+             "✓ inside the band, ✗ outside. The maps draw m − m_fp with the tolerance contour.", ""]
+    for p, q in pairs:
+        grid = maps[(p.name, q.name)]
+        name = f"spec_map_{p.name}__{q.name}.png"
+        if any(s is not None for line in grid for s in line):
+            map_figure(p, q, grid, ref, tolerance, metric, sweep_dir / name,
+                       f"{exp_name} {variant}: {p.name} × {q.name} (budget {preset})")
+        lines += [f"### {p.name} × {q.name}", "", map_table(p, q, grid, ref, tolerance), "", f"Map: [{name}]({name})", ""]
+    return lines
 
 
 # ---------------------------------------------------------------- the command
@@ -444,16 +393,25 @@ def check_request(exp: Experiment, variant: str, reference: str, budget: str, to
 
 
 def plan_spec(exp: Experiment, variant: str, reference: str, budget: str, overrides: dict, tolerance: float,
-              seeds: int, names: list[str] | None = None, grids: dict[str, list] | None = None
-              ) -> tuple[RunConfig, list[SpecParam], list[SweepPoint]]:
-    """The variant's config at the budget, the chosen parameters and every validated point."""
+              seeds: int, names: list[str] | None = None, grids: dict[str, list] | None = None,
+              pair_names: list[str] = ()) -> tuple[RunConfig, list[SpecParam], list[tuple[SpecParam, SpecParam]],
+                                                   list[SweepPoint]]:
+    """The variant's config at the budget, the chosen parameters (with those of the pairs), the pairs
+    (``--pair A,B`` texts) and every validated point."""
     check_request(exp, variant, reference, budget, tolerance, seeds)
     base = variant_configs(exp, [variant], budget, overrides)[variant]
     if not base.model.analog:
         raise ConfigError(f"--variant {variant!r}: not analog (model.analog is false): nothing to specify")
-    params = select_params(spec_params(base.to_dict()), names, grids or {})
+    table = spec_params(base.to_dict())
+    pairs = parse_pairs(list(pair_names), [p.name for p in table])
+    if names is not None:  # a pair's parameters are always on the sheet: its map's axes are their curves
+        names = list(dict.fromkeys([*names, *(n for pair in pairs for n in pair)]))
+    params = select_params(table, names, grids or {})
+    by_name = {p.name: p for p in params}
+    param_pairs = [(by_name[a], by_name[b]) for a, b in pairs]
     seed_list = [base.seed + i for i in range(seeds)]
-    return base, params, spec_points(exp, variant, reference, budget, overrides, params, seed_list)
+    return base, params, param_pairs, spec_points(exp, variant, reference, budget, overrides, params, seed_list,
+                                                  param_pairs)
 
 
 def spec_dir(out: Path, exp: Experiment, variant: str, budget: str) -> Path:

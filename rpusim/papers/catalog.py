@@ -1,13 +1,15 @@
 """The catalog: every experiment ``rpusim list`` shows, in this order.
 
 To add an experiment, write its paper module (network kind, variants, presets, claims: see
-:mod:`.fc`) and add its :class:`~rpusim.framework.Experiment` to :data:`CATALOG`.
+:mod:`.fc`) and add its :class:`~rpusim.framework.Experiment` to :data:`CATALOG`; a paper's
+computed document blocks (no runs) go into :data:`COMPUTED`.
 """
 from __future__ import annotations
 
 from ..config import ConfigError
 from ..framework import Experiment
-from . import cnn, ctf, fc, lstm
+from ..framework.computed import ComputedView
+from . import cnn, ctf, ctf_update_noise, fc, lstm
 
 CATALOG: tuple[Experiment, ...] = (
     fc.MNIST, fc.FASHION,
@@ -17,6 +19,9 @@ CATALOG: tuple[Experiment, ...] = (
 )
 
 EXPERIMENTS: dict[str, Experiment] = {exp.name: exp for exp in CATALOG}
+
+#: The documents' blocks computed from the code rather than from runs (``<!-- rpusim:computed name=... -->``).
+COMPUTED: dict[str, ComputedView] = {**ctf_update_noise.VIEWS}
 
 
 def get_experiment(name: str) -> Experiment:

@@ -4,7 +4,8 @@ The 784-256-128-10 sigmoid network of ``fc-mnist`` with every layer on charge-tr
 arrays (:class:`rpusim.devices.CTFDevice`, baseline periphery). One update is a train of
 N = BL slots; the on-time budget of a full-scale update is fixed (``ON_TIME`` µs), so the
 pulse width is pw = ON_TIME/N and the ideal weight step shrinks as 1/N (the pulse
-probabilities stay the same, the update noise falls as 1/N).
+probabilities stay the same, the variance of an update falls as 1/N, its relative sd as 1/√N:
+:mod:`.ctf_update_noise`).
 
 Variants:
 

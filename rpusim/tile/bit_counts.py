@@ -56,7 +56,7 @@ def _abs_sum(row):
 
 
 @njit(cache=True)
-def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
+def _plan(x, d, lr, dw_min, bl, update_management, bl_management, um_clip_delta):
     """Per-sample pulse scales (Cx, Cd), slots used and first slot, as :func:`.pulsed_update.plan_pulses`.
 
     Samples with x = 0 or δ = 0 fire nothing and get no slots. Returns (cx, cd, slots of each
@@ -83,6 +83,8 @@ def _plan(x, d, lr, dw_min, bl, update_management, bl_management):
         c = math.sqrt(lr / (need * dw_min))
         scale = math.sqrt(dmax / xmax) if update_management else 1.0
         cx[b], cd[b] = c * scale, c / scale
+        if um_clip_delta and update_management and c * c * xmax * dmax > 1.0:  # δ takes the overflow (aihwkit)
+            cx[b], cd[b] = 1.0 / xmax, c * c * xmax
         limits[b] = need
         bases[b] = n_slots  # samples' trains packed back to back: under BL management most are short
         n_slots += need
@@ -419,7 +421,8 @@ def packed_update_counts(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: fl
     x = x.detach().contiguous().numpy()
     d = d.detach().contiguous().numpy()
     cx, cd, limits, bases, stride, n_slots, total, clipped, x_first = _plan(
-        x, d, float(lr), float(dw_min), cfg.bl, cfg.update_management, cfg.bl_management)
+        x, d, float(lr), float(dw_min), cfg.bl, cfg.update_management, cfg.bl_management,
+        cfg.um_overflow == "clip_delta")
     xpos, xneg, dpos, dneg, xf, df, _ = _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, draw_seed(gen))
     rows, cols = np.flatnonzero(df), np.flatnonzero(xf)
     n_up, n_down = _count(xpos, xneg, dpos, dneg, rows, cols)

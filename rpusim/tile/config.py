@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, SerializeAsAny, field_validator
 
 from ..config import Config, ConfigError
-from ..devices import ConstantStepDevice, IdealDevice, PulsedDevice, device_from_dict
+from ..devices import BoundedStepDevice, ConstantStepDevice, IdealDevice, PulsedDevice, device_from_dict
 
 NoiseManagement = Literal["none", "abs_max", "constant", "average_abs_max"]
 BoundManagement = Literal["none", "iterative"]
@@ -24,7 +24,8 @@ class IOConfig(Config):
     Order of operations: x/s (noise & bound management) → DAC quantise (step
     2·inp_bound/(2^inp_bits − 2), 2^inp_bits − 1 levels) → clip to ±inp_bound → input noise →
     MVM with weight read noise → output noise → ADC quantise (step 2·out_bound/(2^out_bits − 2))
-    → clip to ±out_bound (saturation triggers bound management) → ·s.
+    → clip to ±out_bound (saturation triggers bound management; ``bm_test`` says where it is
+    tested, ``bm_max_iter`` and ``bm_max_res`` how far the input is reduced) → ·s.
 
     Weight read noise (``w_noise`` = σ_w) is drawn per sample and per pass: the B samples of a
     batch are B analog MVMs one after another in time, and read noise fluctuates between reads,
@@ -48,7 +49,18 @@ class IOConfig(Config):
     nm_constant: float = Field(1.0, gt=0, description="scale used by noise_management='constant'")
     nm_decay: float = Field(0.99, gt=0, lt=1, description="running-average decay for 'average_abs_max'")
     bound_management: BoundManagement = Field("iterative", description="halve the input and repeat while outputs saturate")
-    bm_max_iter: int = Field(10, ge=1, le=40, description="most repetitions of bound management")
+    bm_max_iter: int = Field(10, ge=1, le=40, description="most repetitions of bound management (10: at most 1024× "
+                             "input reduction, aihwkit's max_bm_factor 1000)")
+    bm_max_res: float = Field(
+        0.0, ge=0, le=1, description="stop bound management once the input reduction r exceeds bm_max_res/DAC step "
+        "(step 2·inp_bound/(2^inp_bits − 2)): the largest input then spans fewer than 1/bm_max_res DAC levels, so "
+        "halving it again leaves too little input resolution to be worth the repeat. 0: no such limit (only "
+        "bm_max_iter); 0.25: aihwkit's max_bm_res (at 7 bits: 0.25·63 = 15.75, the last pass at r = 16)")
+    bm_test: Literal["before_adc", "after_adc"] = Field(
+        "before_adc", description="where a pass counts as saturated: before_adc, the analog output reaches the ADC's "
+        "full scale (|y| ≥ out_bound); after_adc, the ADC's level lies beyond its range (aihwkit: its rounded "
+        "value exceeds out_bound, i.e. |y| ≥ out_bound + step/2 with deterministic rounding). A sensing amplifier "
+        "flags the first, a digital check of the converted value the second")
 
     @field_validator("inp_bits", "out_bits")
     @classmethod
@@ -77,6 +89,20 @@ class UpdateConfig(Config):
     bl: int = Field(10, ge=1, le=100000, description="pulse-train length BL (time slots per update)")
     update_management: bool = Field(False, description="Cx = C·m, Cd = C/m with m = sqrt(max|δ|/max|x|)")
     bl_management: bool = Field(False, description="per update use BL' = clip(ceil(η·max|x|·max|δ|/Δw_min), 1, BL)")
+    um_overflow: Literal["clip_both", "clip_delta"] = Field(
+        "clip_both", description="update management when the update needs more than BL coincidences "
+        "(k = η·max|x|·max|δ|/Δw_min > BL, so p_max = sqrt(k/BL) > 1): clip_both, both sides' probabilities are "
+        "clipped to 1 (the largest x and δ fire in every slot, the rest keep sqrt(k/BL)·|v|/max|v|); clip_delta "
+        "(aihwkit), the x side is scaled to p = |x|/max|x| and the δ side takes the whole excess, "
+        "p = min(1, (k/BL)·|δ|/max|δ|): rows whose δ stays below max|δ|·BL/k get their full update, columns "
+        "with small x get less")
+    clip: Literal["per_update", "per_pulse"] = Field(
+        "per_update", description="when the fast mode clips a device to its bounds: per_update, once after the "
+        "summed up/down coincidences of the whole update (the device sees them as one net change); per_pulse "
+        "(aihwkit, and mode='exact'), after every pulse in time order (sample by sample, slot by slot): a device "
+        "at its bound loses the pulses that push it further and keeps those that pull it back. Only cells that "
+        "get pulses of both signs in one update (batch > 1) differ; constant-step devices walk them in a kernel "
+        "(CPU) or by composed clipped steps (torch), others pulse by pulse")
     mode: Literal["fast", "exact"] = Field(
         "fast", description="fast: coincidence counts of the whole batch by GEMM, one device response; "
         "exact: each sample and each time slot applied in turn, pulse by pulse")
@@ -123,7 +149,8 @@ class _TransferAlgorithm(Config):
     gamma: float = Field(0.0, ge=0, le=1, description="weight γ of the fast array in W = γ·A + C "
                          "(0: the network sees C alone; aihwkit's default)")
     fast_device: SerializeAsAny[PulsedDevice] | None = Field(
-        None, description="device of the fast array A ({type: ..., ...}); none: the layer's rpu.device")
+        None, description="device of the fast array A ({type: ..., ...} or {preset: ...}); none: the "
+        "layer's rpu.device")
     slow_device: SerializeAsAny[PulsedDevice] | None = Field(
         None, description="device of the slow array C; none: the layer's rpu.device")
     transfer_every: int = Field(1, ge=1, le=10**9, description="vector updates (rows of x: samples × "
@@ -143,7 +170,8 @@ class _TransferAlgorithm(Config):
                                        "management, otherwise the forward defaults: out_noise 0.06, 7/9 bits)")
     reference: bool = Field(False, description="subtract a reference array programmed to A's symmetry "
                             "point (read differentially, A − R), and start A there: A's drift towards its "
-                            "symmetry point then pulls A − R to zero (zero-shifting)")
+                            "symmetry point then pulls A − R to zero (zero-shifting; A's device must be a "
+                            "bounded-step one, rpusim.devices.symmetry_point)")
 
     @field_validator("fast_device", "slow_device", mode="before")
     @classmethod
@@ -273,9 +301,11 @@ class RPUConfig(Config):
     ``device`` is a device config or a mapping. A mapping with a ``type`` is that device type
     with its own defaults for the fields not given (``{type: soft_bounds, dw_min: 0.002}``); a
     mapping without ``type`` refines the default device, the papers' constant-step baseline
-    (``{up_down: 0.05}`` is the baseline with a 5 % asymmetry). Merged overrides (``--set``,
-    experiment variants, ``layer_rpu``) go through :func:`rpusim.framework.config.deep_merge`,
-    which refines the device already chosen unless the override names another ``type``.
+    (``{up_down: 0.05}`` is the baseline with a 5 % asymmetry); a mapping with a ``preset`` is that
+    published device (``{preset: ecram}``, :data:`rpusim.devices.PRESETS`), refined by the other keys.
+    Merged overrides (``--set``, experiment variants, ``layer_rpu``) go through
+    :func:`rpusim.framework.config.deep_merge`, which refines the device already chosen unless the
+    override names another ``type`` or ``preset``.
     """
 
     device: SerializeAsAny[PulsedDevice] = Field(default_factory=DEFAULT_DEVICE)
@@ -291,7 +321,7 @@ class RPUConfig(Config):
     @field_validator("device", mode="before")
     @classmethod
     def _device(cls, v):
-        if isinstance(v, dict) and "type" not in v:
+        if isinstance(v, dict) and "type" not in v and "preset" not in v:
             v = {"type": DEFAULT_DEVICE.model_fields["type"].default, **v}
         return device_from_dict(v)
 
@@ -299,6 +329,10 @@ class RPUConfig(Config):
     @classmethod
     def _algorithm(cls, v, info):
         alg = algorithm_from_dict(v)
+        fast = getattr(alg, "fast_device", None) or info.data.get("device")
+        if getattr(alg, "reference", False) and fast is not None and not isinstance(fast, BoundedStepDevice):
+            raise ValueError(f"reference needs a symmetry point: the fast array's device ({fast.type}) must "
+                             f"be a bounded-step one")
         if isinstance(alg, (TTv2Algorithm, MixedPrecisionAlgorithm)):
             target = getattr(alg, "slow_device", None) or info.data.get("device")
             if target is not None and target.is_ideal:

@@ -39,12 +39,14 @@ def quantize(x: Tensor, bits: int, bound: float, stochastic: bool,
 
 def _levels(v: Tensor, bits: int, stochastic: bool, gen) -> Tensor:
     """Integer level index k = round(v) (or floor(v + u)), clipped to |k| ≤ 2^(bits−1) − 1."""
+    return _rounded(v, stochastic, gen).clamp_(-_kmax(bits), _kmax(bits))
+
+
+def _rounded(v: Tensor, stochastic: bool, gen) -> Tensor:
+    """round(v), or floor(v + u) with u ~ U[0, 1) when stochastic (in place)."""
     if stochastic:
-        v = v.add_(torch.rand(v.shape, generator=gen, device=v.device, dtype=v.dtype)).floor_()
-    else:
-        v = v.round_()
-    k = 2 ** (bits - 1) - 1
-    return v.clamp_(-k, k)
+        return v.add_(torch.rand(v.shape, generator=gen, device=v.device, dtype=v.dtype)).floor_()
+    return v.round_()
 
 
 def _tensor_dac_mvm_adc(x: Tensor, scale: Tensor | None, w: Tensor, io: IOConfig, gen,
@@ -69,11 +71,17 @@ def _tensor_dac_mvm_adc(x: Tensor, scale: Tensor | None, w: Tensor, io: IOConfig
         y.mul_(res)
     if io.out_noise:
         y.add_(torch.randn(y.shape, generator=gen, device=y.device, dtype=y.dtype), alpha=io.out_noise)
-    saturated = y.abs().amax(dim=1) >= io.out_bound
     if io.out_bits > 0:
         out_res = 2 * io.out_bound / (2**io.out_bits - 2)
-        y = _levels(y.mul_(1 / out_res), io.out_bits, io.out_sto_round, gen).mul_(out_res)
+        if io.bm_test == "after_adc":  # saturated: the converted level lies beyond the ADC's range
+            y = _rounded(y.mul_(1 / out_res), io.out_sto_round, gen)
+            saturated = y.abs().amax(dim=1) > _kmax(io.out_bits)
+            y = y.clamp_(-_kmax(io.out_bits), _kmax(io.out_bits)).mul_(out_res)
+        else:
+            saturated = y.abs().amax(dim=1) >= io.out_bound
+            y = _levels(y.mul_(1 / out_res), io.out_bits, io.out_sto_round, gen).mul_(out_res)
     else:
+        saturated = y.abs().amax(dim=1) >= io.out_bound
         y = y.clamp_(-io.out_bound, io.out_bound)
     return (y if scale is None else y.mul_(scale)), saturated
 
@@ -141,12 +149,27 @@ def _io_params(io: IOConfig) -> np.ndarray:
               "inp_kmax": _kmax(io.inp_bits), "inp_bound": io.inp_bound, "inp_sto_round": io.inp_sto_round,
               "inp_noise": io.inp_noise, "out_noise": io.out_noise, "out_bound": io.out_bound, "out_res": out_res,
               "out_kmax": _kmax(io.out_bits), "out_sto_round": io.out_sto_round,
-              "bm_iter": io.bm_max_iter if io.bound_management == "iterative" else 0}
+              "bm_iter": bm_repeats(io), "sat_after_adc": io.bm_test == "after_adc" and io.out_bits > 0}
     p = np.zeros(1, IO_PARAMS)
     for name, value in values.items():
         p[name] = value
     p.flags.writeable = False
     return p
+
+
+def bm_repeats(io: IOConfig) -> int:
+    """Most repetitions of bound management (the input reduction doubles with each): ``bm_max_iter``
+    and, with ``bm_max_res`` > 0 and a DAC, none after the pass whose reduction r first exceeds
+    bm_max_res / DAC step (aihwkit's max_bm_res rule: the last pass at the smallest power of two above it)."""
+    if io.bound_management != "iterative":
+        return 0
+    if io.bm_max_res <= 0 or io.inp_bits <= 0:
+        return io.bm_max_iter
+    limit = io.bm_max_res * (2**io.inp_bits - 2) / (2 * io.inp_bound)
+    repeats = 0
+    while 2**repeats <= limit:
+        repeats += 1
+    return min(io.bm_max_iter, repeats)
 
 
 def draw_pass_noise(io: IOConfig, gen, n_passes: int, n_rows: int, n_in: int, n_out: int):
@@ -195,7 +218,7 @@ def _tensor_pass(x, w, io, gen, transposed, running) -> tuple[Tensor, int, int]:
     if n_first and io.bound_management == "iterative":
         if scale is None:
             scale = torch.ones(x.shape[0], 1, device=x.device, dtype=x.dtype)
-        for _ in range(io.bm_max_iter):
+        for _ in range(bm_repeats(io)):
             idx = sat.nonzero().squeeze(1)
             scale[idx] *= 2
             y_i, sat_i = _tensor_dac_mvm_adc(x[idx], scale[idx], w, io, gen, transposed)

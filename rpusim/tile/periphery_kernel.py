@@ -79,12 +79,14 @@ def dac(x, scale, abs_max, inv_res, kmax, bound, u, noise, xi):
 
 
 @njit(cache=True)
-def adc(y, res, scale, noise, xi, bound, inv_out_res, out_res, kmax, u, saturated):
-    """In place: y ← s·ADC(res·y + noise·xi); saturated[b] = max|res·y_b + noise·xi_b| ≥ bound."""
+def adc(y, res, scale, noise, xi, bound, inv_out_res, out_res, kmax, u, saturated, after_adc):
+    """In place: y ← s·ADC(res·y + noise·xi); saturated[b]: max|res·y_b + noise·xi_b| ≥ bound, or with
+    ``after_adc`` (and kmax > 0) some level index beyond ±kmax before the clip."""
     n_samples, m = y.shape
     bits = y.view(np.int32)
     fk = np.float32(kmax)
     deterministic_levels = kmax > 0 and not u.shape[0]
+    after_adc = after_adc and kmax > 0
     for b in range(n_samples):
         if xi.shape[0]:
             for j in range(m):
@@ -92,7 +94,15 @@ def adc(y, res, scale, noise, xi, bound, inv_out_res, out_res, kmax, u, saturate
         else:
             for j in range(m):
                 y[b, j] = np.float32(y[b, j] * res)
-        saturated[b] = row_abs_max(bits, b) >= bound
+        if after_adc:  # the largest |y| has the largest rounded level (u per element: check each)
+            saturated[b] = False
+            if u.shape[0]:
+                for j in range(m):
+                    saturated[b] |= abs(math.floor(np.float32(np.float32(y[b, j] * inv_out_res) + u[b, j]))) > kmax
+            else:
+                saturated[b] = np.rint(np.float32(row_abs_max(bits, b) * inv_out_res)) > fk
+        else:
+            saturated[b] = row_abs_max(bits, b) >= bound
         s = scale[b]
         if deterministic_levels:
             for j in range(m):
@@ -127,6 +137,7 @@ IO_PARAMS = np.dtype([
     ("out_kmax", np.int64),
     ("out_sto_round", np.bool_),
     ("bm_iter", np.int64),          # bound-management repetitions (0: off)
+    ("sat_after_adc", np.bool_),    # saturated: the ADC level beyond ±out_kmax (else |y| ≥ out_bound before it)
 ], align=True)
 """One direction's periphery as the kernels read it: a record (made by :func:`.periphery.io_params`,
 passed as an array of one, which numba takes at the cost of a plain array). Resolutions are the
@@ -158,7 +169,7 @@ def _kernel_dac_mvm_adc(v, scale, abs_max, w_t, p, rng, saturated, u_in, xi_in, 
     xi_out = _or_draw(xi_out, rng, n_rows, m, p.out_noise > 0, True)
     u_out = _or_draw(u_out, rng, n_rows, m, p.out_sto_round and p.out_kmax > 0, False)
     adc(y, np.float32(p.inp_res), scale, np.float32(p.out_noise), xi_out, np.float32(p.out_bound),
-        np.float32(1 / p.out_res), np.float32(p.out_res), p.out_kmax, u_out, saturated)
+        np.float32(1 / p.out_res), np.float32(p.out_res), p.out_kmax, u_out, saturated, p.sat_after_adc)
     return y
 
 

@@ -7,7 +7,9 @@ by one step each time its row and column fire in the same slot, in direction
 coincidences is BL·p·q = η·|x·δ|/Δw_min, so E[ΔW] = −η·δxᵀ while no probability clips.
 
 Update management (Gokmen, Onen, Haensch 2017): Cx = C·m, Cd = C/m with
-m = sqrt(max|δ|/max|x|), which equalises the largest probabilities of x and δ.
+m = sqrt(max|δ|/max|x|), which equalises the largest probabilities of x and δ. When the update
+needs more than BL coincidences (k = η·max|x|·max|δ|/Δw_min > BL) ``um_overflow`` says which side
+clips: both (ours) or δ only (aihwkit: Cx = 1/max|x|, Cd = (k/BL)/max|δ|).
 BL management (aihwkit): BL' = clip(ceil(η·max|x|·max|δ|/Δw_min), 1, BL) slots, with C
 recomputed for BL', so that small updates use short trains.
 
@@ -15,6 +17,8 @@ Two implementations:
 
 * :func:`exact_update` — the reference: sample after sample, slot after slot, each
   coincidence one call of the device's one-pulse response.
+* :func:`ordered_update` — the same order as the reference (``update.clip='per_pulse'``) without
+  a loop over pulses where the device composes its clipped steps in closed form.
 * :func:`coincidence_counts` + the device's ``apply_pulses`` — the fast path: the bit
   trains of the whole batch are drawn at once and the numbers of up and down
   coincidences of every cross-point come from two GEMMs over the B·BL slots
@@ -69,6 +73,8 @@ def plan_pulses(x: Tensor, d: Tensor, lr: float, dw_min: float, cfg: UpdateConfi
         m = torch.sqrt(dmax / torch.where(xmax > 0, xmax, torch.ones_like(xmax)))
         m = torch.where((xmax > 0) & (dmax > 0), m, torch.ones_like(m))
         cx, cd = c * m, c / m
+        if cfg.um_overflow == "clip_delta":
+            cx, cd = _delta_takes_overflow(cx, cd, c, xmax, dmax)
     else:
         cx = cd = c
     px, pd = cx * ax, cd * ad
@@ -78,6 +84,16 @@ def plan_pulses(x: Tensor, d: Tensor, lr: float, dw_min: float, cfg: UpdateConfi
         clipped = int((px > 1).sum()) + int((pd > 1).sum())
         px, pd = px.clamp(max=1), pd.clamp(max=1)
     return PulsePlan(px, pd, torch.sign(x), torch.sign(d), bl, slot_mask, clipped, total)
+
+
+def _delta_takes_overflow(cx: Tensor, cd: Tensor, c: Tensor, xmax: Tensor, dmax: Tensor) -> tuple[Tensor, Tensor]:
+    """aihwkit's update management when p_max² = K = C²·max|x|·max|δ| = k/BL exceeds 1: Cx = 1/max|x|
+    (x never clips) and Cd = K/max|δ| (δ takes the whole excess); Cx·Cd = C² keeps E[ΔW] where nothing clips."""
+    k = c * c * xmax * dmax
+    over = k > 1
+    one = torch.ones_like(xmax)
+    return (torch.where(over, 1 / torch.where(over, xmax, one), cx),
+            torch.where(over, k / torch.where(over, dmax, one), cd))
 
 
 def draw_bits(p: Tensor, bl: int, slot_mask: Tensor | None, gen) -> Tensor:
@@ -132,4 +148,44 @@ def exact_update(w: Tensor, plan: PulsePlan, device, params: dict, gen) -> Tenso
         coincide = (db[b, t][:, None] > 0) & (xb[b, t][None, :] > 0)
         sign = -(plan.sd[b][:, None] * plan.sx[b][None, :])
         w = device.pulse(w, sign * coincide.to(w.dtype), params, gen)
+    return w
+
+
+def ordered_update(w: Tensor, plan: PulsePlan, device, params: dict, gen,
+                   max_elements: int = 1 << 22) -> Tensor:
+    """Every pulse in time order with a clip at each (``update.clip='per_pulse'``), as
+    :func:`exact_update` (the same bit trains from the same draws) without a loop over slots.
+
+    A cross-point whose pulses of this update all have one sign ends where the summed response
+    clipped once puts it (a monotone walk clipped at each step stops at the same bound), so it takes
+    the device's ``apply_pulses``; only the cross-points that got both up and down pulses (with
+    batch > 1) take the time-ordered :meth:`~rpusim.devices.base.PulsedDevice.apply_pulse_sequence`,
+    on their live slots, in blocks of at most ``max_elements`` slot × cross-point directions.
+    (With cycle-to-cycle noise a single step can reverse, σ·ξ < −1: rare, and not ordered here.)"""
+    xb = draw_bits(plan.px, plan.bl, plan.slot_mask, gen).flatten(0, 1)   # (B·bl) × n
+    db = draw_bits(plan.pd, plan.bl, plan.slot_mask, gen).flatten(0, 1)   # (B·bl) × m
+    xs = xb * plan.sx.repeat_interleave(plan.bl, dim=0)                   # signed bits per slot
+    ds = db * plan.sd.repeat_interleave(plan.bl, dim=0)
+    total, signed = db.T @ xb, ds.T @ xs
+    n_up, n_down = (total - signed) * 0.5, (total + signed) * 0.5          # m × n
+    mixed = (n_up > 0) & (n_down > 0)
+    w = device.apply_pulses(w, n_up * ~mixed, n_down * ~mixed, params, gen, plan.bl)
+    rows, cols = mixed.nonzero().unbind(1)
+    if not rows.numel():
+        return w
+    fused = getattr(device, "apply_pulse_sequence_at", None)  # a device's in-place kernel
+    if fused is not None:
+        w = w.contiguous()
+        if fused(w, params, rows, cols, ds, xs, gen):
+            return w
+    live = ((xb.index_select(1, cols.unique()) > 0).any(dim=1) & (db.index_select(1, rows.unique()) > 0).any(dim=1))
+    xs, ds = xs[live], ds[live]
+    sub_w = w[:, rows, cols]
+    sub_p = {k: v[:, rows, cols] for k, v in params.items()}
+    block = max(1, max_elements // rows.numel())
+    for start in range(0, xs.shape[0], block):
+        directions = -(ds[start:start + block].index_select(1, rows) * xs[start:start + block].index_select(1, cols))
+        sub_w = device.apply_pulse_sequence(sub_w, directions[:, None, :], sub_p, gen)  # T × 1 × cells
+    w = w.clone()
+    w[:, rows, cols] = sub_w
     return w

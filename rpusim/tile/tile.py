@@ -33,7 +33,7 @@ from .config import RPUConfig
 from .grad_mode import without_grad
 from .periphery import analog_mvm
 from .bit_counts import packed_update_counts
-from .pulsed_update import coincidence_counts, exact_update, plan_pulses
+from .pulsed_update import coincidence_counts, exact_update, ordered_update, plan_pulses
 
 STAT_KEYS = ("mvms", "saturated", "saturated_final")
 
@@ -184,7 +184,8 @@ class AnalogTile(nn.Module):
             return
         cfg = self.rpu_config.update
         gen = self.random_stream()
-        if use_fast_kernel(x, d, supported=cfg.mode == "fast" and cfg.counting != "gemm"):
+        if use_fast_kernel(x, d, supported=cfg.mode == "fast" and cfg.counting != "gemm"
+                           and (cfg.clip == "per_update" or x.shape[0] == 1)):  # one sample: one sign per cell
             rows, cols, n_up, n_down, bl, total, clipped = packed_update_counts(
                 x, d, lr, self.device_model.nominal_dw_min, cfg, gen)
         else:
@@ -200,6 +201,9 @@ class AnalogTile(nn.Module):
             total, clipped, bl = plan.total, plan.clipped, plan.bl
             if cfg.mode == "exact":
                 self.state.copy_(exact_update(self.state, plan, self.device_model, self.params, gen))
+                rows = cols = None
+            elif cfg.clip == "per_pulse":
+                self.state.copy_(ordered_update(self.state, plan, self.device_model, self.params, gen))
                 rows = cols = None
             else:
                 rows, cols, n_up, n_down = coincidence_counts(plan, gen)

@@ -42,8 +42,8 @@ from torch import Tensor
 from .config import AGADAlgorithm, ChoppedTTv2Algorithm, RPUConfig, SGDAlgorithm, TTv2Algorithm
 from .grad_mode import without_grad
 from .tile import AnalogTile
-from .transfer_math import (buffer_fire, count_events, flip_signs, one_hot_inputs, read_columns,
-                            symmetry_point)
+from ..devices import symmetry_point
+from .transfer_math import buffer_fire, count_events, flip_signs, one_hot_inputs, read_columns
 
 PULSE_STATS = ("pulse_probs", "pulse_probs_clipped")  # what A's gradient update adds to the tile's stats
 
@@ -66,8 +66,7 @@ class TransferTile(AnalogTile):
         self.fast = AnalogTile(out_size, in_size, fast_cfg, fast_seed(self.seed))
         self.buffered = isinstance(alg, TTv2Algorithm)
         self.chopped = isinstance(alg, ChoppedTTv2Algorithm)
-        zero = symmetry_point(self.fast.device_model, self.fast.params, self.fast.state.shape) \
-            if alg.reference else None
+        zero = symmetry_point(self.fast.device_model, self.fast.params) if alg.reference else None
         self.register_buffer("fast_zero", zero)  # A's symmetry point per device (with the reference)
         self.register_buffer("reference", None if zero is None else zero.mean(dim=0))
         self.register_buffer("buffer", torch.zeros(out_size, in_size) if self.buffered else None)

@@ -8,33 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..devices import PulsedDevice
 from .config import IOConfig
 from .periphery import analog_mvm
-
-
-def symmetry_point(device: PulsedDevice, params: dict[str, Tensor], shape: tuple,
-                   pairs: int = 1000, rounds: int = 50, tol: float = 1e-9) -> Tensor:
-    """Each device's symmetry point: where one up and one down pulse cancel (Δw_up(w*) = Δw_down(w*)).
-
-    Found as the physics finds it, by alternating up/down pulses from w = 0 (``pairs`` pairs per
-    round, cycle-to-cycle noise off) until a round moves no device by more than ``tol``. A
-    soft-bounds device with steps Δ₊, Δ₋ and bounds w_max, w_min has
-    w* = (Δ₊ − Δ₋)/(Δ₊/w_max − Δ₋/w_min); a constant-step device with Δ₊ ≠ Δ₋ has none and ends at
-    the bound it drifts to. Shape ``shape`` (n_devices × out × in), as the device state.
-    """
-    quiet = device.model_copy(update={"dw_min_std": 0.0}) if "dw_min_std" in type(device).model_fields else device
-    ref = next(iter(params.values()), None)
-    kw = {} if ref is None else {"dtype": ref.dtype, "device": ref.device}
-    w = torch.zeros(shape, **kw)
-    n = torch.full(shape, float(pairs), **kw)
-    for _ in range(rounds):
-        new = quiet.apply_pulses(w, n, n, params, None, 2 * pairs)
-        done = bool(((new - w).abs() <= tol).all())
-        w = new
-        if done:
-            break
-    return w
 
 
 def one_hot_inputs(cols: Tensor, in_size: int) -> Tensor:

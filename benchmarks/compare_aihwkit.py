@@ -1,0 +1,132 @@
+"""Side by side with the reference simulator (IBM aihwkit): the paper's CNN on Fashion-MNIST, NM+BM+UM.
+
+Three arms train the same network on the same images in the same order, over several seeds:
+
+* ``rpusim``          — rpusim's defaults (variant ``+um`` of ``cnn-fashion``)
+* ``rpusim-aihwkit``  — the same with every fidelity option set to aihwkit's behaviour
+                        (docs/fidelity.md: update.clip, update.um_overflow, forward.bm_max_res,
+                        forward.bm_test, device.up_down_draw)
+* ``aihwkit``         — the floating-point network converted by aihwkit, its RPU config set
+                        explicitly to the same values (constant step, BL 10, UM on, BL management
+                        off, NM abs-max both ways, BM forward, 7-bit DAC, 9-bit ADC, σ_out 0.06)
+
+Each epoch appends one JSON line ``{arm, seed, epoch, train_loss, test_error, test_loss, seconds}`` to
+``OUT/records.jsonl``. aihwkit's random streams do not follow torch's seed: compare distributions
+over seeds, not single runs. Without aihwkit the script prints one line and exits 0; it is a
+comparison tool, never a test dependency (shared/aihwkit-reference.md says how to build it).
+
+    OMP_NUM_THREADS=1 python3 benchmarks/compare_aihwkit.py --out runs/compare-aihwkit \\
+        [--seeds 0,1,2] [--epochs 3] [--train-limit 0] [--arms rpusim,rpusim-aihwkit,aihwkit]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from rpusim.framework.runner import variant_configs
+from rpusim.framework.tasks import TASKS
+from rpusim.optim import AnalogSGD
+from rpusim.papers.catalog import get_experiment
+
+ARMS = ("rpusim", "rpusim-aihwkit", "aihwkit")
+AIHWKIT_OPTIONS = {"rpu": {"update": {"clip": "per_pulse", "um_overflow": "clip_delta"},
+                           "forward": {"bm_max_res": 0.25, "bm_test": "after_adc"},
+                           "device": {"up_down_draw": "additive"}}}
+
+
+def run_config(arm: str, seed: int, epochs: int, train_limit: int):
+    """The run config of one arm (aihwkit converts the floating-point network itself)."""
+    overrides = {"train": {"epochs": epochs}, "data": {"train_limit": train_limit},
+                 **(AIHWKIT_OPTIONS if arm == "rpusim-aihwkit" else {})}
+    variant = "fp" if arm == "aihwkit" else "+um"
+    return variant_configs(get_experiment("cnn-fashion"), [variant], None, overrides, seed)[variant]
+
+
+def aihwkit_model(model: torch.nn.Module, rpu):
+    """The floating-point network on aihwkit tiles, its rpu config set field by field from ours."""
+    from aihwkit.nn.conversion import convert_to_analog
+    from aihwkit.simulator.configs import SingleRPUConfig
+    from aihwkit.simulator.configs.devices import ConstantStepDevice
+    from aihwkit.simulator.parameters.enums import BoundManagementType, NoiseManagementType
+
+    d = rpu.device
+    config = SingleRPUConfig(device=ConstantStepDevice(
+        dw_min=d.dw_min, dw_min_dtod=d.dw_min_dtod, dw_min_std=d.dw_min_std, w_max=d.w_max, w_min=d.w_min,
+        w_max_dtod=d.w_max_dtod, w_min_dtod=d.w_min_dtod, up_down=d.up_down, up_down_dtod=d.up_down_dtod))
+    for ours, theirs in ((rpu.forward, config.forward), (rpu.backward, config.backward)):
+        theirs.inp_bound, theirs.out_bound = ours.inp_bound, ours.out_bound
+        theirs.inp_res = 1 / (2**ours.inp_bits - 2) if ours.inp_bits else -1
+        theirs.out_res = 1 / (2**ours.out_bits - 2) if ours.out_bits else -1
+        theirs.inp_noise, theirs.out_noise, theirs.w_noise = ours.inp_noise, ours.out_noise, ours.w_noise
+        theirs.noise_management = (NoiseManagementType.ABS_MAX if ours.noise_management == "abs_max"
+                                   else NoiseManagementType.NONE)
+        theirs.bound_management = (BoundManagementType.ITERATIVE if ours.bound_management == "iterative"
+                                   else BoundManagementType.NONE)
+    config.update.desired_bl = rpu.update.bl
+    config.update.update_management = rpu.update.update_management
+    config.update.update_bl_management = rpu.update.bl_management
+    config.mapping.digital_bias = rpu.mapping.digital_bias
+    print(f"aihwkit rpu config: {config}", file=sys.stderr)
+    return convert_to_analog(model, config)
+
+
+def train_arm(arm: str, seed: int, epochs: int, train_limit: int, out: Path) -> None:
+    cfg = run_config(arm, seed, epochs, train_limit)
+    task = TASKS[cfg.task](cfg)
+    torch.manual_seed(seed)
+    model = task.build_model()
+    if arm == "aihwkit":
+        from aihwkit.optim import AnalogSGD as TheirSGD
+        rpu = variant_configs(get_experiment("cnn-fashion"), ["+um"], None, {}, seed)["+um"].rpu
+        model = aihwkit_model(model, rpu)
+        opt = TheirSGD(model.parameters(), lr=cfg.train.lr)
+        opt.regroup_param_groups(model)
+    else:
+        opt = AnalogSGD(model.parameters(), lr=cfg.train.lr)
+    for epoch in range(1, epochs + 1):
+        start, total, n = time.time(), 0.0, 0
+        for batch in task.batches(epoch):
+            opt.zero_grad()
+            loss = task.loss(model, batch)
+            loss.backward()
+            opt.step()
+            total, n = total + float(loss.detach()), n + 1
+        record = {"arm": arm, "seed": seed, "epoch": epoch, "train_loss": total / max(n, 1),
+                  **task.evaluate(model), "seconds": round(time.time() - start, 1)}
+        with open(out / "records.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        print(json.dumps(record))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--train-limit", type=int, default=0, help="training images (0: all 60000)")
+    parser.add_argument("--arms", default=",".join(ARMS))
+    args = parser.parse_args()
+    arms = args.arms.split(",")
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown:
+        print(f"--arms {','.join(unknown)}: unknown (allowed: {', '.join(ARMS)})", file=sys.stderr)
+        return 2
+    try:
+        import aihwkit  # noqa: F401
+    except ImportError:
+        print("aihwkit is not importable here: comparison skipped (build it as in shared/aihwkit-reference.md)")
+        return 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for arm in arms:
+            train_arm(arm, seed, args.epochs, args.train_limit, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
