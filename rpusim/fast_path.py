@@ -31,8 +31,9 @@ site                                   kernel and the features it implements
 ``nn.lstm.AnalogLSTMCell``             :mod:`.nn.lstm_kernel`: a whole sequence, forward and
                                        BPTT, for one tile with the bias on the array and a
                                        periphery without weight noise or 'average_abs_max'
-                                       (:func:`.tile.periphery.kernel_supports`); tensors
-                                       sequence, h₀, c₀, W
+                                       (:func:`.tile.periphery.kernel_supports`), any tile
+                                       class (W: its ``get_weights()``, a compound's effective
+                                       weight); tensors sequence, h₀, c₀, W
 ``nn.patches.patch_rows``              the patch walk of a convolution (unfold and its
                                        gradient); tensor: the images
 ``devices.linear_step`` (γ = 0)        :mod:`.devices.constant_step_kernel`: constant-step

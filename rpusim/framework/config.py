@@ -142,11 +142,13 @@ def parse_set(items: list[str]) -> dict:
 
 
 def deep_merge(base: dict, over: dict) -> dict:
-    """Recursively merge ``over`` into a copy of ``base``; a device ``type`` or ``preset`` change replaces the device."""
+    """Recursively merge ``over`` into a copy of ``base``; a mapping that names another ``type`` (a
+    device, a training algorithm), or a device that names another ``preset``, replaces the old one
+    instead of refining it."""
     out = copy.deepcopy(base)
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
-            if k == "device" and any(key in v and v[key] != out[k].get(key) for key in ("type", "preset")):
+            if any(key in v and v[key] != out[k].get(key) for key in ("type", "preset")):
                 out[k] = copy.deepcopy(v)
             else:
                 out[k] = deep_merge(out[k], v)

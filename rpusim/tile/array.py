@@ -17,7 +17,18 @@ from torch import Tensor, nn
 
 from .config import RPUConfig
 from .grad_mode import without_grad
+from .mixed_precision import MixedPrecisionTile
 from .tile import AnalogTile
+from .transfer import TransferTile
+
+TILE_CLASSES: dict[str, type[AnalogTile]] = {
+    "sgd": AnalogTile, "tiki-taka": TransferTile, "ttv2": TransferTile, "chopped-ttv2": TransferTile,
+    "agad": TransferTile, "mixed-precision": MixedPrecisionTile}
+
+
+def tile_class(rpu_config: RPUConfig) -> type[AnalogTile]:
+    """The tile that implements ``rpu_config.algorithm.type`` (docs/algorithms.md)."""
+    return TILE_CLASSES[rpu_config.algorithm.type]
 
 
 def _splits(size: int, max_size: int) -> list[int]:
@@ -37,8 +48,9 @@ class AnalogArray(nn.Module):
         self.row_sizes = _splits(out_size, rpu_config.mapping.max_output_size)
         self.col_sizes = _splits(in_size, rpu_config.mapping.max_input_size)
         seeds = torch.randint(0, 2**62, (len(self.row_sizes) * len(self.col_sizes),)).tolist()
+        tile = tile_class(rpu_config)
         self.tiles = nn.ModuleList(
-            AnalogTile(r, c, rpu_config, seeds[i * len(self.col_sizes) + j])
+            tile(r, c, rpu_config, seeds[i * len(self.col_sizes) + j])
             for i, r in enumerate(self.row_sizes) for j, c in enumerate(self.col_sizes))
         self._grid = tuple(self.tiles)  # plain references (not registered twice) for fast indexing
         self.single = len(self._grid) == 1

@@ -136,9 +136,13 @@ class AnalogTile(nn.Module):
         """The weight matrix the array computes with (mean over the devices of each weight)."""
         w = self._cached.get("weights")
         if w is None:
-            w = self.device_model.read(self.state, self.params)
-            w = self._cached["weights"] = w[0] if w.shape[0] == 1 else w.mean(dim=0)
+            w = self._cached["weights"] = self.read_devices()
         return w
+
+    def read_devices(self) -> Tensor:
+        """The weights this array's devices hold (mean over the devices of each weight), uncached."""
+        w = self.device_model.read(self.state, self.params)
+        return w[0] if w.shape[0] == 1 else w.mean(dim=0)
 
     @torch.no_grad()
     def set_weights(self, w: Tensor) -> None:
@@ -168,6 +172,12 @@ class AnalogTile(nn.Module):
     def update(self, x: Tensor, d: Tensor, lr: float) -> None:
         """Apply W += −lr·dᵀx (x: B × in, d: B × out) as the device can."""
         self.stats["updates"] += x.shape[0]
+        self.pulsed_update(x, d, lr)
+
+    @without_grad
+    def pulsed_update(self, x: Tensor, d: Tensor, lr: float) -> None:
+        """:meth:`update` without counting the B vector updates in :attr:`stats` (the pulse
+        probabilities are counted): also the transfers of a compound tile into its slow array."""
         if self.device_model.is_ideal:
             self.state.sub_(lr * (d.T @ x))
             self._cached.clear()
