@@ -30,7 +30,8 @@ import numpy as np
 import torch
 from numba import njit, uint64
 
-from ..numba_random import draw_seed, seeded_state, step, to_uniform
+from ..fast_path import draw_seed
+from ..numba_random import seeded_state, step, to_uniform
 from .periphery_kernel import row_abs_max
 
 _M1, _M2, _M4, _H01 = (uint64(0x5555555555555555), uint64(0x3333333333333333),

@@ -32,7 +32,6 @@ from ..fast_path import use_fast_kernel
 from .config import RPUConfig
 from .grad_mode import without_grad
 from .periphery import analog_mvm
-from .bit_counts import packed_update_counts
 from .pulsed_update import coincidence_counts, exact_update, ordered_update, plan_pulses
 
 STAT_KEYS = ("mvms", "saturated", "saturated_final")
@@ -186,6 +185,7 @@ class AnalogTile(nn.Module):
         gen = self.random_stream()
         if use_fast_kernel(x, d, supported=cfg.mode == "fast" and cfg.counting != "gemm"
                            and (cfg.clip == "per_update" or x.shape[0] == 1)):  # one sample: one sign per cell
+            from .bit_counts import packed_update_counts  # numba, loaded at the first fast update
             rows, cols, n_up, n_down, bl, total, clipped = packed_update_counts(
                 x, d, lr, self.device_model.nominal_dw_min, cfg, gen)
         else:
