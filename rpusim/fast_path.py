@@ -25,7 +25,7 @@ site                                   kernel and the features it implements
 ``pulsed_update.ordered_update``       :func:`.devices.constant_step_kernel.constant_steps_ordered_at`:
                                        ``clip='per_pulse'``, the cells that got pulses of both
                                        signs walked slot by slot (γ = 0); tensors: state, trains
-``tile.periphery.analog_mvm``          :func:`.tile.periphery_kernel.mvm`: one direction's
+``tile.periphery.analog_mvm``          :func:`.tile.periphery_kernel.seeded_mvm`: one direction's
                                        periphery, noise and bound management included, without
                                        weight read noise (``w_noise = 0``); tensors x, W
 ``nn.lstm.AnalogLSTMCell``             :mod:`.nn.lstm_kernel`: a whole sequence, forward and
@@ -34,8 +34,8 @@ site                                   kernel and the features it implements
                                        (:func:`.tile.periphery.kernel_supports`), any tile
                                        class (W: its ``get_weights()``, a compound's effective
                                        weight); tensors sequence, h₀, c₀, W
-``nn.patches.patch_rows``              the patch walk of a convolution (unfold and its
-                                       gradient); tensor: the images
+``nn.patches.patch_rows``              :mod:`.nn.patches_kernel`: the patch walk of a convolution
+                                       (unfold and its gradient); tensor: the images
 ``devices.linear_step`` (γ = 0)        :mod:`.devices.constant_step_kernel`: constant-step
                                        response in place; tensors: state, counts
 ``devices.ctf.CTFDevice``              :mod:`.devices.ctf_kernel`: the CTF train response in

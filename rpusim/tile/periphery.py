@@ -100,22 +100,19 @@ def _weight_read_noise(x_unit: Tensor, n_out: int, gen) -> Tensor:
 def _kernel_pass(x: Tensor, w: Tensor, io: IOConfig, gen, transposed: bool,
                  running: Tensor | None) -> tuple[Tensor, int, int]:
     """The whole pass (noise management, DAC, product, ADC, bound management) in one numba call,
-    :func:`.periphery_kernel.mvm`, its random numbers from a stream seeded by ``gen``.
+    :func:`.periphery_kernel.seeded_mvm`, its random numbers from a stream seeded by ``gen``.
     Returns (y, samples saturated in the first pass, samples saturated after bound management)."""
-    from ..numba_random import seeded_state
-    from .periphery_kernel import mvm
+    from .periphery_kernel import seeded_mvm  # numba, loaded at the first kernel pass
     p = io_params(io)
     if io.noise_management == "average_abs_max" and running is not None:
         p = p.copy()
         p["nm"], p["nm_constant"] = NM_CONSTANT, max(float(running), 1e-30)
-    counts = np.zeros(3, np.int64)
     w_np = w.detach().numpy()
-    rng = seeded_state(draw_seed(gen))
-    y = mvm(x.detach().contiguous().numpy(), w_np if transposed else w_np.T, p, rng, counts, _OFF, _OFF, _OFF, _OFF)
-    return torch.from_numpy(y), int(counts[1]), int(counts[2])
+    y, n_first, n_final = seeded_mvm(x.detach().contiguous().numpy(), w_np if transposed else w_np.T, p,
+                                     draw_seed(gen))
+    return torch.from_numpy(y), n_first, n_final
 
 
-_OFF = np.zeros((0, 0), np.float32)
 _OFF3 = np.zeros((0, 0, 0), np.float32)
 
 

@@ -18,7 +18,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from ..numba_random import fill
+from ..numba_random import fill, seeded_state
 from .periphery_params import NM_ABS_MAX, NM_CONSTANT
 
 
@@ -182,3 +182,14 @@ def mvm(v, w_t, params, rng, stats, u_in, xi_in, xi_out, u_out):
         idx = idx[sub_sat]
     stats[2] += idx.size
     return y
+
+
+@njit(cache=True)
+def seeded_mvm(v, w_t, params, seed):
+    """:func:`mvm` with its random numbers from a xoshiro stream seeded by ``seed`` (all drawn in the
+    kernel): (y, rows saturated in the first pass, rows saturated after bound management). One
+    call from Python instead of seeding, allocating the counters and passing empty arrays."""
+    stats = np.zeros(3, np.int64)
+    none = np.zeros((0, 0), np.float32)
+    y = mvm(v, w_t, params, seeded_state(seed), stats, none, none, none, none)
+    return y, stats[1], stats[2]

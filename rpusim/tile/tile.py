@@ -35,6 +35,7 @@ from .periphery import analog_mvm
 from .pulsed_update import coincidence_counts, exact_update, ordered_update, plan_pulses
 
 STAT_KEYS = ("mvms", "saturated", "saturated_final")
+_STAT_NAMES = {d: {k: f"{d}_{k}" for k in STAT_KEYS} for d in ("fwd", "bwd")}  # the stats' keys per direction
 
 
 def derived_stream(source_state: Tensor, device: torch.device | str) -> torch.Generator:
@@ -124,8 +125,9 @@ class AnalogTile(nn.Module):
     def count_passes(self, direction: str, counts: Mapping[str, int]) -> None:
         """Add pass diagnostics to :attr:`stats`: ``direction`` 'fwd' or 'bwd', ``counts`` by the
         names of :data:`STAT_KEYS` (what :meth:`forward` / :meth:`backward` count themselves)."""
+        names = _STAT_NAMES[direction]
         for key, value in counts.items():
-            self.stats[f"{direction}_{key}"] += value
+            self.stats[names[key]] += value
 
     def reset_stats(self) -> None:
         self.stats = {"fwd_" + k: 0 for k in STAT_KEYS} | {"bwd_" + k: 0 for k in STAT_KEYS} | {
