@@ -9,6 +9,7 @@ python3 benchmarks/bench_fc.py --rounds 5 --record
 OMP_NUM_THREADS=1 python3 benchmarks/bench_cnn.py --images 200 --rounds 3 --record
 OMP_NUM_THREADS=1 python3 benchmarks/bench_lstm.py --steps 20 --record
 OMP_NUM_THREADS=1 python3 benchmarks/bench_ctf.py --slots 100,1000 --batches 1,100 --rounds 3 --record
+OMP_NUM_THREADS=1 python3 benchmarks/bench_algorithms.py --threads 1 --rounds 3 --record
 OMP_NUM_THREADS=1 python3 benchmarks/bench_memory.py --record
 OMP_NUM_THREADS=1 python3 benchmarks/bench_scaling.py --threads 1 --record
 rpusim report --all

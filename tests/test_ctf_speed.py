@@ -1,5 +1,6 @@
 """The fast CTF update at large N (issue 16): the vectorised CTF kernel against the torch
-reference law, the long compressed pulse trains and the blocked coincidence count."""
+reference law, the long compressed pulse trains, the bit-parallel Bernoulli words of long dense
+trains, the tile's whole fast update against the reference path, and the blocked coincidence count."""
 from __future__ import annotations
 
 import math
@@ -7,9 +8,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from numba import njit
 
 from rpusim.devices import CTFDevice
 from rpusim.fast_path import reference_path
+from rpusim.numba_random import seeded_state
+from rpusim.tile.bernoulli_words import bernoulli_word
 
 N = 1000
 # (n_up, n_down) per column: single pulses, short and long trains, both signs, counts beyond N
@@ -83,10 +87,10 @@ def test_kernel_leaves_cells_without_pulses_and_keeps_the_window():
     assert torch.allclose(w[..., 0], p["w_hi"][..., 0], atol=1e-3) and torch.all(w[..., 0] <= p["w_hi"][..., 0])
 
 
-@pytest.mark.parametrize("q_delta", [0.3, 0.9])
+@pytest.mark.parametrize("q_delta", [0.3, 0.6])
 def test_long_trains_at_the_kept_slots_fire_independently_at_their_own_rates(q_delta):
-    """δ drawn first fires in more than 64 slots of each sample, so x's lines are drawn line by line
-    over those kept slots: sparse lines by geometric skips, dense ones word by word. Each line fires
+    """δ drawn first fires in more than 64 slots of each sample (but in less than three quarters of
+    them: otherwise every slot is drawn), so x's lines are drawn line by line over those kept slots: sparse lines by geometric skips, dense ones word by word. Each line fires
     at its own rate with its sign, and two adjacent kept slots fire independently."""
     from rpusim.tile.bit_counts import _draw_trains
     n, limit = 60, 1000
@@ -129,3 +133,105 @@ def test_blocked_count_equals_the_popcount_of_every_slot():
     same = sign_d[rows][:, None, :] == sign_x[cols][None, :, :]
     assert np.array_equal(n_down, (both & same).sum(2))
     assert np.array_equal(n_up, (both & ~same).sum(2))
+
+
+@njit(cache=True)
+def _words(threshold, width, n_words, seed):
+    """``n_words`` bit-parallel Bernoulli words from one stream, as a uint64 array."""
+    rng = seeded_state(seed)
+    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
+    out = np.empty(n_words, np.uint64)
+    for k in range(n_words):
+        out[k], s0, s1, s2, s3 = bernoulli_word(threshold, width, s0, s1, s2, s3)
+    return out
+
+
+@pytest.mark.parametrize("q, width, seed", [(0.0, 64, 0), (2.0**-20, 64, 1), (0.02, 64, 2), (0.3, 10, 3),
+                                            (0.5, 64, 4), (1 - 2.0**-32, 33, 5), (1.0, 64, 6), (0.7, 1, 7)])
+def test_bit_parallel_words_fire_independently_at_the_threshold_rate(q, width, seed):
+    """Each of a word's ``width`` lanes fires with probability θ/2³² (θ = ⌊q·2³²⌋; within 4.5
+    standard errors), the lanes above ``width`` never; adjacent lanes and the same lane in
+    consecutive words fire independently (P(both) = p², within 4.5 standard errors)."""
+    from rpusim.tile.bernoulli_words import bernoulli_word  # noqa: F401  (the kernel under test)
+    n_words = 20000
+    threshold = np.uint64(min(int(q * 2**32), 2**32))
+    p = int(threshold) / 2**32
+    bits = np.unpackbits(_words(threshold, width, n_words, seed).view(np.uint8).reshape(n_words, 8),
+                         axis=1, bitorder="little").astype(float)
+    assert not bits[:, width:].any()
+    lanes = bits[:, :width]
+    n = lanes.size
+    assert abs(lanes.mean() - p) <= 4.5 * math.sqrt(p * (1 - p) / n) + 1e-12
+    if width > 1:
+        both = (lanes[:, :-1] * lanes[:, 1:]).mean()
+        assert abs(both - p * p) <= 4.5 * math.sqrt(p * p * (1 - p * p) / lanes[:, 1:].size) + 1e-12
+    again = (lanes[:-1] * lanes[1:]).mean()
+    assert abs(again - p * p) <= 4.5 * math.sqrt(p * p * (1 - p * p) / lanes[1:].size) + 1e-12
+
+
+def test_long_dense_trains_are_drawn_in_every_slot_with_binomial_counts():
+    """When the side drawn first fires in more than three quarters of a long train's slots, the other
+    side is drawn in every slot (no kept-slot compression), and the coincidence counts of N = 1000
+    slots have the Binomial(N, p·q) mean and variance per cell, and the covariance N·p₁p₂q(1 − q) of
+    two cells sharing a row (within 5 standard errors; 400 seeds)."""
+    from rpusim.tile.bit_counts import _count, _draw_trains
+    n, reps = 1000, 400
+    x = np.array([[0.6, -0.3, 0.05]], np.float32)
+    d = np.array([[0.9, -0.4]], np.float32)
+    ones, limits, bases = np.ones(1), np.array([n]), np.array([0])
+    counts = []
+    for seed in range(reps):
+        xpos, xneg, dpos, dneg, xf, df, kept = _draw_trains(x, ones, d, ones, limits, bases, n, False, seed)
+        assert kept.size == 0   # every slot drawn
+        up, down = _count(xpos, xneg, dpos, dneg, np.flatnonzero(df), np.flatnonzero(xf))
+        assert up.shape == (2, 3)
+        counts.append(up + down)
+    counts = np.array(counts, float)
+    pq = np.abs(d[0])[:, None] * np.abs(x[0])[None, :]
+    mean, var = n * pq, n * pq * (1 - pq)
+    assert np.all(np.abs(counts.mean(0) - mean) < 5 * np.sqrt(var / reps))
+    # variance of a variance estimate: ≈ 2σ⁴/reps for a near-normal count
+    assert np.all(np.abs(counts.var(0, ddof=1) - var) < 5 * np.sqrt(2 * var**2 / reps) + 1)
+    q, p1, p2 = abs(d[0, 0]), abs(x[0, 0]), abs(x[0, 1])
+    cov = n * p1 * p2 * q * (1 - q)
+    emp = np.cov(counts[:, 0, 0], counts[:, 0, 1])[0, 1]
+    assert abs(emp - cov) < 5 * math.sqrt((var[0, 0] * var[0, 1] + cov**2) / reps)
+
+
+@pytest.mark.parametrize("batch, seed", [(1, 0), (3, 1)])
+def test_fast_update_at_n_1000_matches_the_reference_path_per_cell(batch, seed):
+    """The whole fast update of a CTF tile at N = 1000 (packed trains with bit-parallel draws and the
+    numba train response) against the reference path (GEMM counts, torch response): per cell, the
+    mean and variance of the weight change over repeated updates from the same weights agree
+    (means within 5 standard errors, variances within 5 standard errors of a variance estimate, from
+    the fourth moment)."""
+    from rpusim.tile import AnalogTile, RPUConfig
+    cfg = RPUConfig.from_dict({"device": {"type": "ctf", **_device().model_dump(exclude={"type"})},
+                               "update": {"bl": N, "update_management": True}})
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(batch, 12, generator=gen) * (torch.rand(batch, 12, generator=gen) < 0.7)
+    d = 0.05 * torch.randn(batch, 6, generator=gen)
+    reps = 300
+    changes = {}
+    for name, forced in (("fast", False), ("reference", True)):
+        tile = AnalogTile(6, 12, cfg, seed=seed)
+        w0 = 0.2 * torch.randn(6, 12, generator=torch.Generator().manual_seed(seed + 10))
+        out = []
+        for _ in range(reps):
+            tile.set_weights(w0)
+            start = tile.get_weights().clone()
+            if forced:
+                with reference_path():
+                    tile.update(x, d, 0.1)
+            else:
+                tile.update(x, d, 0.1)
+            out.append((tile.get_weights() - start).double())
+        changes[name] = torch.stack(out)
+    f, r = changes["fast"], changes["reference"]
+    se = torch.sqrt((f.var(0) + r.var(0)) / reps)
+    assert ((f.mean(0) - r.mean(0)).abs() <= 5 * se + 1e-9).all()
+    def var_of_var(c):  # (μ₄ − σ⁴)/reps: the sampling variance of a variance estimate
+        return (((c - c.mean(0)) ** 4).mean(0) - c.var(0) ** 2) / reps
+    var_se = torch.sqrt(var_of_var(f) + var_of_var(r))
+    assert ((f.var(0) - r.var(0)).abs() <= 5 * var_se + 1e-12).all()
+    assert (r.mean(0).abs() > 3 * r.std(0) / math.sqrt(reps)).float().mean() > 0.5  # most cells move

@@ -6,7 +6,8 @@ x = 0 or δ = 0 get no slots. The time slots of an update (BL per sample, or BL_
 management, the samples' trains back to back) are packed into 64-bit words per line,
 separately for slots where the line's value is positive and negative. Column i fires in slot (b, t) with
 probability p_bi, drawn as a Bernoulli process: slot by slot from 32-bit halves of
-xoshiro256** words for short or dense trains, by geometric skipping (one random number per
+xoshiro256** words for short trains (≤ 64 slots), 64 slots at once by bit-parallel comparisons
+(:mod:`.bernoulli_words`) for long dense ones, by geometric skipping (one random number per
 pulse instead of per slot) for long sparse ones. A cross-point's coincidences are
 then popcounts of ANDed words:
 
@@ -32,11 +33,12 @@ from numba import njit, uint64
 
 from ..fast_path import draw_seed
 from ..numba_random import seeded_state, step, to_uniform
+from .bernoulli_words import bernoulli_word
 from .periphery_kernel import row_abs_max
 
 _M1, _M2, _M4, _H01 = (uint64(0x5555555555555555), uint64(0x3333333333333333),
                        uint64(0x0F0F0F0F0F0F0F0F), uint64(0x0101010101010101))
-_SPARSE = 0.05  # long trains (> 64 slots) of lines firing at most this often per slot: geometric skips
+_SPARSE = 0.02  # long trains (> 64 slots) of lines firing at most this often per slot: geometric skips
 
 
 @njit(cache=True, inline="always")
@@ -209,8 +211,9 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
     Every slot compares one 32-bit half of a random word with the probability (resolution 2⁻³²).
     A train of up to 64 slots is built in one word, two slots per random word without branches,
     and ORed into the one or two words of the line it covers (single-slot trains use the two
-    halves of a word for two lines); longer trains go word by word when dense and skip
-    geometrically from pulse to pulse when sparse (one logarithm per pulse).
+    halves of a word for two lines); longer trains go word by word when dense (64 slots from
+    ≈ 7 random words: :func:`.bernoulli_words.bernoulli_word`) and skip geometrically from
+    pulse to pulse when sparse (one logarithm per pulse).
     """
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     n_samples, n = v.shape
@@ -239,15 +242,11 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
             if q > _SPARSE:
                 threshold = uint64(min(q, 1.0) * 4294967296.0)
                 k = base
-                while k < end:  # 64 slots at most per word of the line
+                while k < end:  # 64 slots at most per word of the line, drawn bit-parallel
                     w_end = min(end, (k | 63) + 1)
-                    acc = uint64(0)
-                    while k < w_end:
-                        r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
-                        acc |= uint64((r >> uint64(32)) < threshold) << uint64(k & 63)
-                        if k + 1 < w_end:
-                            acc |= uint64((r & uint64(0xFFFFFFFF)) < threshold) << uint64((k + 1) & 63)
-                        k = min(k + 2, w_end)
+                    acc, s0, s1, s2, s3 = bernoulli_word(threshold, w_end - k, s0, s1, s2, s3)
+                    acc <<= uint64(k & 63)
+                    k = w_end
                     if acc:
                         if positive:
                             pos[i, (w_end - 1) >> 6] |= acc
@@ -267,7 +266,8 @@ def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
     active slot (in slot order) is bit k of pos/neg, so a sample's m active slots are m adjacent
     bits. Each drawn slot compares one 32-bit half of a random word with the probability: with one
     active slot in a sample, two lines per word; with up to 64, a line's slots two per word,
-    gathered in a register and written once; with more, line by line, 64 slots per register, or by
+    gathered in a register and written once; with more, line by line, 64 slots per register
+    (bit-parallel, :func:`.bernoulli_words.bernoulli_word`), or by
     geometric skips from pulse to pulse for lines with probability ≤ ``_SPARSE``."""
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     n_samples, n = v.shape
@@ -295,7 +295,7 @@ def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
                     continue
                 for start in range(0, m, 64):
                     width = min(m - start, 64)
-                    acc, s0, s1, s2, s3 = _draw_word(width, thresholds[i], s0, s1, s2, s3)
+                    acc, s0, s1, s2, s3 = bernoulli_word(thresholds[i], width, s0, s1, s2, s3)
                     if acc:
                         _place_word(pos, neg, i, rank + start, width, acc, v[b, i] > 0)
                         fired[i] = True
@@ -333,7 +333,9 @@ def _compress(pos, neg, active, kept_words):
 @njit(cache=True)
 def _draw_sides(first, c_first, second, c_second, limits, bases, n_slots, rng):
     """The first side's trains in full; the second's only in the slots where the first fired, both
-    then compressed to those slots (see :func:`_pack_at_slots`), unless it fired in all of them.
+    then compressed to those slots (see :func:`_pack_at_slots`), unless it fired in all of them,
+    or, for long trains (more than 64 slots in a sample), in more than three quarters of them
+    (then compressing saves less than it costs).
     Also returns the slots kept (a word per 64 slots; empty when all are)."""
     n_words = (n_slots + 63) // 64
     fpos = np.zeros((first.shape[1], n_words), np.uint64)
@@ -348,7 +350,7 @@ def _draw_sides(first, c_first, second, c_second, limits, bases, n_slots, rng):
     n_active = 0
     for w in range(n_words):
         n_active += _popcount(active[w])
-    if n_active == n_slots:
+    if n_active == n_slots or (np.max(limits) > 64 and 4 * n_active > 3 * n_slots):  # long dense trains: all slots
         spos = np.zeros((second.shape[1], n_words), np.uint64)
         sneg = np.zeros((second.shape[1], n_words), np.uint64)
         _pack_line_pulses(second, c_second, limits, bases, spos, sneg, sfired, rng)
