@@ -1,4 +1,4 @@
-"""The one decision between a CPU kernel (numba) and the torch reference path.
+"""The one decision between a CPU kernel (numba) and the torch reference path, and the seeds of the kernels.
 
 Every computation that has a numba kernel also has a reference in tensor operations (any
 device, any dtype, every feature). :func:`use_fast_kernel` decides, for each call, which one
@@ -25,7 +25,7 @@ site                                   kernel and the features it implements
 ``pulsed_update.ordered_update``       :func:`.devices.constant_step_kernel.constant_steps_ordered_at`:
                                        ``clip='per_pulse'``, the cells that got pulses of both
                                        signs walked slot by slot (γ = 0); tensors: state, trains
-``tile.periphery.analog_mvm``          :func:`.tile.periphery_kernel.mvm`: one direction's
+``tile.periphery.analog_mvm``          :func:`.tile.periphery_kernel.seeded_mvm`: one direction's
                                        periphery, noise and bound management included, without
                                        weight read noise (``w_noise = 0``); tensors x, W
 ``nn.lstm.AnalogLSTMCell``             :mod:`.nn.lstm_kernel`: a whole sequence, forward and
@@ -34,8 +34,8 @@ site                                   kernel and the features it implements
                                        (:func:`.tile.periphery.kernel_supports`), any tile
                                        class (W: its ``get_weights()``, a compound's effective
                                        weight); tensors sequence, h₀, c₀, W
-``nn.patches.patch_rows``              the patch walk of a convolution (unfold and its
-                                       gradient); tensor: the images
+``nn.patches.patch_rows``              :mod:`.nn.patches_kernel`: the patch walk of a convolution
+                                       (unfold and its gradient); tensor: the images
 ``devices.linear_step`` (γ = 0)        :mod:`.devices.constant_step_kernel`: constant-step
                                        response in place; tensors: state, counts
 ``devices.ctf.CTFDevice``              :mod:`.devices.ctf_kernel`: the CTF train response in
@@ -44,10 +44,16 @@ site                                   kernel and the features it implements
 
 The kernels and the reference draw their random numbers differently, so forcing the
 reference path changes the random stream of a run (not the distribution of anything).
+
+numba is imported by the kernel modules only, and they are imported by their call sites where
+this predicate chose them: a process that never runs a kernel (floating point, the reference path,
+the command line's listings) does not load numba and its LLVM. The seeds of the kernels' random
+streams come from :func:`draw_seed`, here because it needs torch only.
 """
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 
 import torch
@@ -83,6 +89,19 @@ def use_fast_kernel(*tensors: Tensor, supported: bool = True) -> bool:
         if t.dtype is not torch.float32 or not t.is_cpu:
             return False
     return True
+
+
+_SEED_SLOT = threading.local()  # one reusable int64 scalar per thread: no tensor allocated per draw
+
+
+def draw_seed(gen: torch.Generator | None) -> int:
+    """A seed for a kernel's random stream (:func:`rpusim.numba_random.seeded_state`), drawn from a
+    torch generator (None: torch's default one), so that runs stay reproducible and resumable with
+    the generator's state."""
+    slot = getattr(_SEED_SLOT, "tensor", None)
+    if slot is None:
+        slot = _SEED_SLOT.tensor = torch.empty((), dtype=torch.int64)
+    return int(slot.random_(0, 2**62, generator=gen))
 
 
 @contextmanager

@@ -1,9 +1,10 @@
 """A small, fast random stream for the numba kernels of the update (xoshiro256**, Blackman & Vigna 2018).
 
 Each kernel call seeds a 4-word state from one integer drawn from the tile's torch generator
-(splitmix64 expansion), so runs stay reproducible and resumable. Against numba's
-Mersenne twister with ``np.random.random()`` this saves most of the cost of a draw, and a
-64-bit output serves two Bernoulli slots (32-bit comparisons, probability resolution 2⁻³²).
+(:func:`rpusim.fast_path.draw_seed`; splitmix64 expansion), so runs stay reproducible and
+resumable. Against numba's Mersenne twister with ``np.random.random()`` this saves most of the
+cost of a draw, and a 64-bit output serves two Bernoulli slots (32-bit comparisons, probability
+resolution 2⁻³²).
 
     uniform     u = (x >> 11)·2⁻⁵³ ∈ [0, 1)
     normal      the ziggurat of Marsaglia & Tsang 2000: 256 layers of equal area v under
@@ -16,25 +17,11 @@ Mersenne twister with ``np.random.random()`` this saves most of the cost of a dr
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
-import torch
 from numba import njit, uint64
 
 _U53 = 1.0 / 9007199254740992.0
-
-
-_SEED_SLOT = threading.local()  # one reusable int64 scalar per thread: no tensor allocated per draw
-
-
-def draw_seed(gen) -> int:
-    """A seed for a kernel's stream, drawn from a torch generator (None: torch's default one),
-    so that runs stay reproducible and resumable with the generator's state."""
-    slot = getattr(_SEED_SLOT, "tensor", None)
-    if slot is None:
-        slot = _SEED_SLOT.tensor = torch.empty((), dtype=torch.int64)
-    return int(slot.random_(0, 2**62, generator=gen))
 
 
 @njit(cache=True, inline="always")

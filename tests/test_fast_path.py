@@ -8,10 +8,10 @@ from torch import nn
 import rpusim.devices.constant_step_kernel as constant_step_kernel
 import rpusim.devices.ctf_kernel as ctf_kernel
 import rpusim.fast_path as fast_path
-import rpusim.nn.lstm as lstm_module
-import rpusim.nn.patches as patches
+import rpusim.nn.lstm_kernel as lstm_kernel
+import rpusim.nn.patches_kernel as patches_kernel
+import rpusim.tile.bit_counts as bit_counts
 import rpusim.tile.periphery as periphery
-import rpusim.tile.tile as tile_module
 from rpusim.config import ConfigError
 from rpusim.devices import ConstantStepDevice, IdealDevice
 from rpusim.devices.ctf import CTFDevice
@@ -55,11 +55,11 @@ def test_reference_path_is_forced_by_the_context_manager_and_the_environment(mon
         use_fast_kernel(x)
 
 
-KERNELS = {  # (module, name) of every kernel entry point a call site may take
-    "update counts": (tile_module, "packed_update_counts"),
+KERNELS = {  # (module, name) of every kernel entry point a call site may take (imported at the call)
+    "update counts": (bit_counts, "packed_update_counts"),
     "periphery": (periphery, "_kernel_pass"),
-    "patches": (patches, "_walk"),
-    "lstm": (lstm_module, "lstm_forward"),
+    "patches": (patches_kernel, "walk"),
+    "lstm": (lstm_kernel, "lstm_forward"),
     "constant step": (constant_step_kernel, "constant_steps_at"),
     "ctf": (ctf_kernel, "ctf_trains_at"),
 }

@@ -392,7 +392,7 @@ def test_state_dict_round_trip_continues_identically():
 def test_cached_views_follow_a_changed_periphery_and_moved_buffers():
     """The caches that save Python time per pass (periphery parameter vector, per-device parameter
     views, weights read) never serve a stale value."""
-    from rpusim.tile.periphery import io_params
+    from rpusim.tile.periphery_params import io_params
     io = IOConfig(out_noise=0.06)
     first = io_params(io)
     with pytest.raises(ValueError, match="read-only"):

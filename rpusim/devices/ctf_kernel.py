@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from numba import njit
 
-from ..numba_random import draw_seed, fill, seeded_state
+from ..fast_path import draw_seed
+from ..numba_random import fill, seeded_state
 
 
 @njit(cache=True, fastmath=True, error_model="numpy", inline="always")

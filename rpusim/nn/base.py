@@ -39,9 +39,7 @@ class AnalogLayerBase(nn.Module):
     def analog_forward(self, x: Tensor, ones_appended: bool = False) -> Tensor:
         """W·x (+ b) for a batch of row vectors x (B × in; with the bias on the array, B × (in + 1)
         when the caller has already appended its column of ones)."""
-        if self.analog_bias and not ones_appended:
-            x = nn.functional.pad(x, (0, 1), value=1.0)  # the bias column of ones
-        y = analog_matmul(self.analog_ctx, x, self.array)
+        y = analog_matmul(self.analog_ctx, x, self.array, self.analog_bias and not ones_appended)
         return y if self.bias is None else y + self.bias
 
     def get_weights(self) -> tuple[Tensor, Tensor | None]:

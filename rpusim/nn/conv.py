@@ -86,8 +86,8 @@ class AnalogConv2d(AnalogLayerBase):
         rows = patch_rows(x, self.kernel_size, self.dilation, self.padding, self.stride,
                           (h_out, w_out), self.analog_bias)                      # B·L × (k²d [+ 1])
         y = self.analog_forward(rows, ones_appended=True)                        # B·L × M
-        return y.reshape(b, h_out * w_out, self.out_channels).transpose(1, 2).reshape(
-            b, self.out_channels, h_out, w_out)
+        # rows (b, oh, ow) × channels, read as B × M × H' × W' (channels-last memory, no copy)
+        return y.reshape(b, h_out, w_out, self.out_channels).permute(0, 3, 1, 2)
 
     def get_weights(self) -> tuple[Tensor, Tensor | None]:
         """(weight M × d × kh × kw, bias) as the array holds them."""

@@ -58,8 +58,10 @@ class AnalogContext(nn.Parameter):
 
 class AnalogFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, analog_ctx: Tensor, x: Tensor, array: AnalogArray) -> Tensor:
-        ctx.analog_ctx, ctx.array = analog_ctx, array
+    def forward(ctx, analog_ctx: Tensor, x: Tensor, array: AnalogArray, ones: bool) -> Tensor:
+        if ones:  # the bias column, appended here: no autograd node of its own
+            x = nn.functional.pad(x, (0, 1), value=1.0)
+        ctx.analog_ctx, ctx.array, ctx.ones = analog_ctx, array, ones
         ctx.save_for_backward(x)
         return array(x)
 
@@ -69,12 +71,17 @@ class AnalogFunction(torch.autograd.Function):
         array: AnalogArray = ctx.array
         if ctx.needs_input_grad[0]:  # the layer is trained: its update is the gradient
             ctx.analog_ctx.remember(x, grad)
-        grad_x = array.backward_pass(grad) if ctx.needs_input_grad[1] else None
-        return None, grad_x, None  # the context parameter's gradient is never used
+        grad_x = None
+        if ctx.needs_input_grad[1]:
+            grad_x = array.backward_pass(grad)
+            if ctx.ones:  # the bias column's input is a constant
+                grad_x = grad_x[:, :-1]
+        return None, grad_x, None, None  # the context parameter's gradient is never used
 
 
-def analog_matmul(analog_ctx: AnalogContext, x: Tensor, array: AnalogArray) -> Tensor:
-    """y = W·x for a batch of row vectors x (B × in) through ``array`` (B × out)."""
+def analog_matmul(analog_ctx: AnalogContext, x: Tensor, array: AnalogArray, ones: bool = False) -> Tensor:
+    """y = W·x for a batch of row vectors x (B × in) through ``array`` (B × out); with ``ones``, W·[x; 1]
+    (x: B × (in − 1), the last column of W its bias)."""
     if torch.is_grad_enabled() and (x.requires_grad or analog_ctx.requires_grad):
-        return AnalogFunction.apply(analog_ctx, x, array)
-    return array(x)
+        return AnalogFunction.apply(analog_ctx, x, array, ones)
+    return array(nn.functional.pad(x, (0, 1), value=1.0) if ones else x)

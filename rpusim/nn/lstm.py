@@ -26,14 +26,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..fast_path import use_fast_kernel
-from ..numba_random import draw_seed
+from ..fast_path import draw_seed, use_fast_kernel
 from ..tile import RPUConfig
-from ..tile.periphery import draw_pass_noise, io_params, kernel_supports
+from ..tile.periphery import draw_pass_noise, kernel_supports
+from ..tile.periphery_params import io_params
 from ..tile.tile import STAT_KEYS
 from .base import AnalogLayerBase
 from .conversion import register_converter
-from .lstm_kernel import lstm_backward, lstm_forward
 
 GATE_ORDER = ("input", "forget", "cell", "output")
 
@@ -154,6 +153,7 @@ class _LSTMSequence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, analog_ctx: Tensor, seq: Tensor, h0: Tensor, c0: Tensor, cell: AnalogLSTMCell):
+        from .lstm_kernel import lstm_forward  # numba, loaded where the predicate chose the kernel
         tile = cell.array.tiles[0]
         w = tile.get_weights().detach().contiguous()
         io = cell.rpu_config.forward
@@ -167,6 +167,7 @@ class _LSTMSequence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_out: Tensor, grad_h: Tensor, grad_c: Tensor):
+        from .lstm_kernel import lstm_backward
         cell: AnalogLSTMCell = ctx.cell
         tile = cell.array.tiles[0]
         first_needs_pass = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]

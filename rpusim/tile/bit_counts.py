@@ -31,7 +31,8 @@ import numpy as np
 import torch
 from numba import njit, uint64
 
-from ..numba_random import draw_seed, seeded_state, step, to_uniform
+from ..fast_path import draw_seed
+from ..numba_random import seeded_state, step, to_uniform
 from .bernoulli_words import bernoulli_word
 from .periphery_kernel import row_abs_max
 
@@ -412,6 +413,16 @@ def _count(xpos, xneg, dpos, dneg, rows, cols):
     return up.astype(np.float32), down.astype(np.float32)
 
 
+@njit(cache=True)
+def _fired_counts(x, cx, d, cd, limits, bases, n_slots, x_first, seed):
+    """(rows, cols, up, down): :func:`_draw_trains`, then :func:`_count` on the δ lines (rows) and x
+    lines (cols) that fired — one call from Python, four arrays back instead of eleven."""
+    xpos, xneg, dpos, dneg, xfired, dfired, _ = _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed)
+    rows, cols = np.flatnonzero(dfired), np.flatnonzero(xfired)
+    up, down = _count(xpos, xneg, dpos, dneg, rows, cols)
+    return rows, cols, up, down
+
+
 def packed_update_counts(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: float, cfg,
                          gen: torch.Generator):
     """Pulse probabilities, trains and coincidence counts of the update W += −lr·dᵀx in one go.
@@ -425,8 +436,6 @@ def packed_update_counts(x: torch.Tensor, d: torch.Tensor, lr: float, dw_min: fl
     cx, cd, limits, bases, stride, n_slots, total, clipped, x_first = _plan(
         x, d, float(lr), float(dw_min), cfg.bl, cfg.update_management, cfg.bl_management,
         cfg.um_overflow == "clip_delta")
-    xpos, xneg, dpos, dneg, xf, df, _ = _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, draw_seed(gen))
-    rows, cols = np.flatnonzero(df), np.flatnonzero(xf)
-    n_up, n_down = _count(xpos, xneg, dpos, dneg, rows, cols)
+    rows, cols, n_up, n_down = _fired_counts(x, cx, d, cd, limits, bases, n_slots, x_first, draw_seed(gen))
     return (torch.from_numpy(rows), torch.from_numpy(cols), torch.from_numpy(n_up),
             torch.from_numpy(n_down), stride, total, clipped)

@@ -8,9 +8,9 @@ with s the noise-management scale (max|x| per sample for 'abs_max': Gokmen, Onen
 2017) and, under bound management, doubled for each sample whose outputs saturated,
 repeating the pass for those samples only (aihwkit's iterative bound management).
 On the CPU (float32, no weight noise; :func:`rpusim.fast_path.use_fast_kernel` decides) a pass,
-bound management included, is one call of :func:`.periphery_kernel.mvm` (numba; its random numbers
-from a xoshiro stream seeded by the tile's generator); elsewhere the tensor operations of
-:func:`_tensor_pass`, the reference.
+bound management included, is one call of :func:`.periphery_kernel.mvm` (numba, imported at the
+first such pass; its random numbers from a xoshiro stream seeded by the tile's generator); elsewhere
+the tensor operations of :func:`_tensor_pass`, the reference.
 """
 from __future__ import annotations
 
@@ -18,10 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..fast_path import use_fast_kernel
-from ..numba_random import draw_seed, fill, seeded_state
+from ..fast_path import draw_seed, use_fast_kernel
 from .config import IOConfig
-from .periphery_kernel import IO_PARAMS, NM_ABS_MAX, NM_CONSTANT, NM_NONE, mvm
+from .periphery_params import NM_CONSTANT, bm_repeats, io_params, level_max
 
 
 def quantize(x: Tensor, bits: int, bound: float, stochastic: bool,
@@ -39,7 +38,7 @@ def quantize(x: Tensor, bits: int, bound: float, stochastic: bool,
 
 def _levels(v: Tensor, bits: int, stochastic: bool, gen) -> Tensor:
     """Integer level index k = round(v) (or floor(v + u)), clipped to |k| ≤ 2^(bits−1) − 1."""
-    return _rounded(v, stochastic, gen).clamp_(-_kmax(bits), _kmax(bits))
+    return _rounded(v, stochastic, gen).clamp_(-level_max(bits), level_max(bits))
 
 
 def _rounded(v: Tensor, stochastic: bool, gen) -> Tensor:
@@ -75,8 +74,8 @@ def _tensor_dac_mvm_adc(x: Tensor, scale: Tensor | None, w: Tensor, io: IOConfig
         out_res = 2 * io.out_bound / (2**io.out_bits - 2)
         if io.bm_test == "after_adc":  # saturated: the converted level lies beyond the ADC's range
             y = _rounded(y.mul_(1 / out_res), io.out_sto_round, gen)
-            saturated = y.abs().amax(dim=1) > _kmax(io.out_bits)
-            y = y.clamp_(-_kmax(io.out_bits), _kmax(io.out_bits)).mul_(out_res)
+            saturated = y.abs().amax(dim=1) > level_max(io.out_bits)
+            y = y.clamp_(-level_max(io.out_bits), level_max(io.out_bits)).mul_(out_res)
         else:
             saturated = y.abs().amax(dim=1) >= io.out_bound
             y = _levels(y.mul_(1 / out_res), io.out_bits, io.out_sto_round, gen).mul_(out_res)
@@ -101,81 +100,28 @@ def _weight_read_noise(x_unit: Tensor, n_out: int, gen) -> Tensor:
 def _kernel_pass(x: Tensor, w: Tensor, io: IOConfig, gen, transposed: bool,
                  running: Tensor | None) -> tuple[Tensor, int, int]:
     """The whole pass (noise management, DAC, product, ADC, bound management) in one numba call,
-    :func:`.periphery_kernel.mvm`, its random numbers from a stream seeded by ``gen``.
+    :func:`.periphery_kernel.seeded_mvm`, its random numbers from a stream seeded by ``gen``.
     Returns (y, samples saturated in the first pass, samples saturated after bound management)."""
+    from .periphery_kernel import seeded_mvm  # numba, loaded at the first kernel pass
     p = io_params(io)
     if io.noise_management == "average_abs_max" and running is not None:
         p = p.copy()
         p["nm"], p["nm_constant"] = NM_CONSTANT, max(float(running), 1e-30)
-    counts = np.zeros(3, np.int64)
     w_np = w.detach().numpy()
-    rng = seeded_state(draw_seed(gen))
-    y = mvm(x.detach().contiguous().numpy(), w_np if transposed else w_np.T, p, rng, counts, _OFF, _OFF, _OFF, _OFF)
-    return torch.from_numpy(y), int(counts[1]), int(counts[2])
+    y, n_first, n_final = seeded_mvm(x.detach().contiguous().numpy(), w_np if transposed else w_np.T, p,
+                                     draw_seed(gen))
+    return torch.from_numpy(y), n_first, n_final
 
 
-_OFF = np.zeros((0, 0), np.float32)
 _OFF3 = np.zeros((0, 0, 0), np.float32)
-
-
-def _kmax(bits: int) -> int:
-    return 2 ** (bits - 1) - 1 if bits > 0 else 0
-
-
-_IO_PARAMS: dict[tuple, np.ndarray] = {}  # io_params by the config's field values
-
-
-def io_params(io: IOConfig) -> np.ndarray:
-    """The periphery of one direction as the kernels read it: an array of one
-    :data:`.periphery_kernel.IO_PARAMS` record (weight noise is not supported there;
-    'average_abs_max' reads as 'abs_max' unless the caller sets the running scale as a constant,
-    see :func:`_kernel_pass` and :func:`kernel_supports`). Made once per distinct set of values
-    and read-only (a caller that changes it works on a copy)."""
-    key = tuple(io.__dict__.values())
-    p = _IO_PARAMS.get(key)
-    if p is None:
-        if len(_IO_PARAMS) > 256:
-            _IO_PARAMS.clear()
-        p = _IO_PARAMS[key] = _io_params(io)
-    return p
-
-
-def _io_params(io: IOConfig) -> np.ndarray:
-    nm = {"none": NM_NONE, "abs_max": NM_ABS_MAX, "average_abs_max": NM_ABS_MAX,
-          "constant": NM_CONSTANT}[io.noise_management]
-    inp_res = 2 * io.inp_bound / (2**io.inp_bits - 2) if io.inp_bits > 0 else 1.0
-    out_res = 2 * io.out_bound / (2**io.out_bits - 2) if io.out_bits > 0 else 1.0
-    values = {"perfect": io.is_perfect, "nm": nm, "nm_constant": io.nm_constant, "inp_res": inp_res,
-              "inp_kmax": _kmax(io.inp_bits), "inp_bound": io.inp_bound, "inp_sto_round": io.inp_sto_round,
-              "inp_noise": io.inp_noise, "out_noise": io.out_noise, "out_bound": io.out_bound, "out_res": out_res,
-              "out_kmax": _kmax(io.out_bits), "out_sto_round": io.out_sto_round,
-              "bm_iter": bm_repeats(io), "sat_after_adc": io.bm_test == "after_adc" and io.out_bits > 0}
-    p = np.zeros(1, IO_PARAMS)
-    for name, value in values.items():
-        p[name] = value
-    p.flags.writeable = False
-    return p
-
-
-def bm_repeats(io: IOConfig) -> int:
-    """Most repetitions of bound management (the input reduction doubles with each): ``bm_max_iter``
-    and, with ``bm_max_res`` > 0 and a DAC, none after the pass whose reduction r first exceeds
-    bm_max_res / DAC step (aihwkit's max_bm_res rule: the last pass at the smallest power of two above it)."""
-    if io.bound_management != "iterative":
-        return 0
-    if io.bm_max_res <= 0 or io.inp_bits <= 0:
-        return io.bm_max_iter
-    limit = io.bm_max_res * (2**io.inp_bits - 2) / (2 * io.inp_bound)
-    repeats = 0
-    while 2**repeats <= limit:
-        repeats += 1
-    return min(io.bm_max_iter, repeats)
 
 
 def draw_pass_noise(io: IOConfig, gen, n_passes: int, n_rows: int, n_in: int, n_out: int):
     """The random numbers of the first pass of n_passes passes at once, as (u_in, xi_in, xi_out, u_out),
     each n_passes × rows × size, or empty (0 × 0 × 0) when off; drawn in numba (ziggurat normals)
     from streams seeded by the tile's generator."""
+    from ..numba_random import fill, seeded_state
+
     def draw(normal, size, on):
         if not on or io.is_perfect:
             return _OFF3

@@ -18,7 +18,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-from ..numba_random import fill
+from ..numba_random import fill, seeded_state
+from .periphery_params import NM_ABS_MAX, NM_CONSTANT
 
 
 @njit(cache=True, inline="always")
@@ -119,32 +120,6 @@ def adc(y, res, scale, noise, xi, bound, inv_out_res, out_res, kmax, u, saturate
 
 
 # --- a whole analog pass ---------------------------------------------------------------------------
-NM_NONE, NM_ABS_MAX, NM_CONSTANT = 0, 1, 2
-
-
-IO_PARAMS = np.dtype([
-    ("perfect", np.bool_),          # no periphery at all: y = W·x
-    ("nm", np.int64),               # noise management: NM_NONE, NM_ABS_MAX or NM_CONSTANT
-    ("nm_constant", np.float64),    # the scale of NM_CONSTANT
-    ("inp_res", np.float64),
-    ("inp_kmax", np.int64),
-    ("inp_bound", np.float64),
-    ("inp_sto_round", np.bool_),
-    ("inp_noise", np.float64),      # std of the DAC's output noise, in units of the input bound
-    ("out_noise", np.float64),      # std of the additive output noise
-    ("out_bound", np.float64),
-    ("out_res", np.float64),
-    ("out_kmax", np.int64),
-    ("out_sto_round", np.bool_),
-    ("bm_iter", np.int64),          # bound-management repetitions (0: off)
-    ("sat_after_adc", np.bool_),    # saturated: the ADC level beyond ±out_kmax (else |y| ≥ out_bound before it)
-], align=True)
-"""One direction's periphery as the kernels read it: a record (made by :func:`.periphery.io_params`,
-passed as an array of one, which numba takes at the cost of a plain array). Resolutions are the
-DAC/ADC steps (2·bound / (2^bits − 2)), ``*_kmax`` the largest level index (2^(bits−1) − 1; 0: no
-quantisation)."""
-
-
 @njit(cache=True)
 def _or_draw(given, rng, n_rows, n_cols, on, normal):
     """The random numbers ``given`` for a pass, or fresh ones from ``rng`` when none were given."""
@@ -175,7 +150,8 @@ def _kernel_dac_mvm_adc(v, scale, abs_max, w_t, p, rng, saturated, u_in, xi_in, 
 
 @njit(cache=True)
 def mvm(v, w_t, params, rng, stats, u_in, xi_in, xi_out, u_out):
-    """y = v·w_t through the periphery of ``params`` (an array of one :data:`IO_PARAMS` record), as :func:`.periphery.analog_mvm` does it
+    """y = v·w_t through the periphery of ``params`` (an array of one
+    :data:`.periphery_params.IO_PARAMS` record), as :func:`.periphery.analog_mvm` does it
     (noise management, iterative bound management on the saturated rows only); ``stats`` +=
     (rows, saturated first, saturated finally). The first pass uses the random numbers given
     (u_in, xi_in: rows × in; xi_out, u_out: rows × out; empty arrays: draw from the xoshiro state
@@ -206,3 +182,14 @@ def mvm(v, w_t, params, rng, stats, u_in, xi_in, xi_out, u_out):
         idx = idx[sub_sat]
     stats[2] += idx.size
     return y
+
+
+@njit(cache=True)
+def seeded_mvm(v, w_t, params, seed):
+    """:func:`mvm` with its random numbers from a xoshiro stream seeded by ``seed`` (all drawn in the
+    kernel): (y, rows saturated in the first pass, rows saturated after bound management). One
+    call from Python instead of seeding, allocating the counters and passing empty arrays."""
+    stats = np.zeros(3, np.int64)
+    none = np.zeros((0, 0), np.float32)
+    y = mvm(v, w_t, params, seeded_state(seed), stats, none, none, none, none)
+    return y, stats[1], stats[2]

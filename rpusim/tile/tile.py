@@ -32,10 +32,10 @@ from ..fast_path import use_fast_kernel
 from .config import RPUConfig
 from .grad_mode import without_grad
 from .periphery import analog_mvm
-from .bit_counts import packed_update_counts
 from .pulsed_update import coincidence_counts, exact_update, ordered_update, plan_pulses
 
 STAT_KEYS = ("mvms", "saturated", "saturated_final")
+_STAT_NAMES = {d: {k: f"{d}_{k}" for k in STAT_KEYS} for d in ("fwd", "bwd")}  # the stats' keys per direction
 
 
 def derived_stream(source_state: Tensor, device: torch.device | str) -> torch.Generator:
@@ -125,8 +125,9 @@ class AnalogTile(nn.Module):
     def count_passes(self, direction: str, counts: Mapping[str, int]) -> None:
         """Add pass diagnostics to :attr:`stats`: ``direction`` 'fwd' or 'bwd', ``counts`` by the
         names of :data:`STAT_KEYS` (what :meth:`forward` / :meth:`backward` count themselves)."""
+        names = _STAT_NAMES[direction]
         for key, value in counts.items():
-            self.stats[f"{direction}_{key}"] += value
+            self.stats[names[key]] += value
 
     def reset_stats(self) -> None:
         self.stats = {"fwd_" + k: 0 for k in STAT_KEYS} | {"bwd_" + k: 0 for k in STAT_KEYS} | {
@@ -186,6 +187,7 @@ class AnalogTile(nn.Module):
         gen = self.random_stream()
         if use_fast_kernel(x, d, supported=cfg.mode == "fast" and cfg.counting != "gemm"
                            and (cfg.clip == "per_update" or x.shape[0] == 1)):  # one sample: one sign per cell
+            from .bit_counts import packed_update_counts  # numba, loaded at the first fast update
             rows, cols, n_up, n_down, bl, total, clipped = packed_update_counts(
                 x, d, lr, self.device_model.nominal_dw_min, cfg, gen)
         else:
