@@ -49,8 +49,9 @@ WITH_REFERENCE = {"soft-asym", "reram-es", "reram-sb", "ecram", "ecram-mo"}
 NEEDS_REFERENCE = {"tiki-taka", "ttv2"}  # chopped TTv2 and AGAD correct A's offset themselves
 
 # Transfer settings for batch-1 training of this network, tuned (docs/transfer.md "Tuning"): A learns
-# at 10–20× the network's lr, so that its columns (≈ 0.1) stand above the read's ADC step (24/511 ≈
-# 0.047 with the forward periphery's ±12 output range and 9 bits); C then takes λ = η per read.
+# at 10–20× the network's lr, so that its entries (mean |A − R| ≈ 0.07 in the hidden layers after the
+# study's pass, measured) span a few steps of the read's ADC (24/511 ≈ 0.047: the forward periphery's
+# ±12 output range, 9 bits); C then takes λ = η per read.
 TIKI_TAKA = {"fast_lr": 10.0, "transfer_lr": 1.0}
 TTV2 = {"fast_lr": 20.0, "transfer_lr": 1.0, "max_pulses": 10}
 FC_ALGORITHMS: dict[str, dict] = {
