@@ -72,7 +72,7 @@ def test_tiny_run_of_a_transfer_variant_writes_its_outputs(tmp_path):
     from rpusim.framework.runner import run_experiment
     exp = get_experiment("transfer-fc-mnist")
     results = run_experiment(exp, tmp_path, variants=["ttv2+soft-asym"], preset="quick",
-                             overrides={"data": {"train_limit": 100, "test_limit": 50}}, log=lambda *a: None)
+                             overrides={"data": {"train_limit": 200, "test_limit": 100}}, log=lambda *a: None)
     run = tmp_path / "ttv2+soft-asym"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["final"] == results[0]["final"] and 0 <= summary["final"] <= 100

@@ -85,7 +85,8 @@ FC_DEFAULT = ["fp", "sgd+soft-sym", *(f"{a}+soft-asym" for a in FC_ALGORITHMS), 
 FC_PRESETS = {
     # smoke run: the network is still on its initial plateau after 2,000 digits
     "quick": {"train": {"epochs": 1}, "data": {"train_limit": 2000, "test_limit": 500}},
-    # one pass over 8,000 digits, 2,000 test digits: fp reaches 17.5 % (seed 0, measured), off the plateau
+    # one pass over 8,000 digits, 2,000 test digits: fp reaches 17.45 % / 19.6 % (seeds 0 / 1, measured),
+    # off its initial plateau (15 % after 10,000 digits, ctf.py); SGD vs Tiki-Taka/TTv2 resolved (docs/transfer.md)
     "study": {"train": {"epochs": 1}, "data": {"train_limit": 8000, "test_limit": 2000}},
     "full": {"train": {"epochs": 10}},
 }
