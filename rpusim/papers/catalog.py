@@ -9,13 +9,14 @@ from __future__ import annotations
 from ..config import ConfigError
 from ..framework import Experiment
 from ..framework.computed import ComputedView
-from . import cnn, ctf, ctf_update_noise, fc, lstm
+from . import cnn, ctf, ctf_update_noise, fc, lstm, transfer
 
 CATALOG: tuple[Experiment, ...] = (
     fc.MNIST, fc.FASHION,
     cnn.MNIST, cnn.FASHION,
     lstm.WARPEACE,
     ctf.MNIST, ctf.FASHION,
+    transfer.MNIST, transfer.FASHION, transfer.LSTM,
 )
 
 EXPERIMENTS: dict[str, Experiment] = {exp.name: exp for exp in CATALOG}
