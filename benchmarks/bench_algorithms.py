@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 from torch import nn
 
+from bench_fc import time_steps  # the same timing loop as the FC benchmark (this folder)
 from rpusim.data import load_mnist
 from rpusim.nn import AnalogLinear
 from rpusim.optim import AnalogSGD
@@ -30,17 +30,6 @@ def network(algorithm: str) -> nn.Module:
     cfg = RPUConfig.from_dict({"algorithm": {"type": algorithm}})
     linear = lambda i, o: AnalogLinear(i, o, rpu_config=cfg)  # noqa: E731
     return nn.Sequential(linear(784, 256), nn.Sigmoid(), linear(256, 128), nn.Sigmoid(), linear(128, 10))
-
-
-def time_steps(model, opt, x, y, batch: int, steps: int, offset: int) -> float:
-    """Seconds per training step over ``steps`` consecutive mini-batches."""
-    t0 = time.perf_counter()
-    for s in range(steps):
-        i = ((offset + s) * batch) % (len(y) - batch)
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x[i:i + batch]), y[i:i + batch]).backward()
-        opt.step()
-    return (time.perf_counter() - t0) / steps
 
 
 def bench(batch: int, rounds: int, steps: int, x, y, algorithms: list[str]) -> dict[str, dict]:
