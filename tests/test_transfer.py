@@ -18,6 +18,7 @@ from rpusim.fast_path import reference_forced
 from rpusim.framework.config import build_config
 from rpusim.nn import AnalogConv2d, AnalogLinear, AnalogLSTM
 from rpusim.optim import AnalogSGD
+from rpusim.papers.transfer_dynamics import learn
 from rpusim.tile import AnalogArray, AnalogTile, RPUConfig
 from rpusim.tile.array import tile_class
 from rpusim.tile.mixed_precision import MixedPrecisionTile
@@ -244,26 +245,10 @@ def test_dynamic_quantisation_is_unbiased_with_stochastic_rounding():
 
 
 # --- behaviour: an asymmetric device -------------------------------------------------------------
-def _regression_error(algorithm: dict, seed: int, steps: int = 400, batch: int = 8) -> float:
-    """RMS distance to a fixed 4×8 target after learning it from noisy samples (lr 0.05)."""
-    torch.manual_seed(seed)
-    cfg = RPUConfig.from_dict({"device": {"type": "soft_bounds", "up_down": 0.1, "dw_min": 0.005,
-                                          "up_down_dtod": 0.0}, "algorithm": algorithm})
-    arr = AnalogArray(4, 8, cfg)
-    gen = torch.Generator().manual_seed(1000 + seed)
-    target = (torch.rand(4, 8, generator=gen) * 2 - 1) * 0.3
-    arr.set_weights(torch.zeros(4, 8))
-    for _ in range(steps):
-        x = torch.randn(batch, 8, generator=gen) * 0.5
-        d = arr(x) - x @ target.T - 0.5 * torch.randn(batch, 4, generator=gen)
-        arr.update(x, d, 0.05)
-    return float((arr.get_weights() - target).pow(2).mean().sqrt())
-
-
 @lru_cache(maxsize=None)
 def _errors(algorithm: tuple) -> tuple[float, float]:
     """(mean, standard error) of the final error over 3 seeds."""
-    e = torch.tensor([_regression_error(dict(algorithm), s) for s in range(3)])
+    e = torch.tensor([learn(dict(algorithm), s)["rms"][-1] for s in range(3)])
     return float(e.mean()), float(e.std() / math.sqrt(len(e)))
 
 

@@ -51,20 +51,25 @@ def learn(algorithm: dict, seed: int) -> dict[str, list[float]]:
     for step in range(STEPS + 1):
         if step % EVERY == 0:
             w = arr.get_weights()
-            out["rms"].append(round(float((w - target).pow(2).mean().sqrt()), 4))
-            out["w"].append(round(float(w[0, 0]), 4))
-            out["hidden"].append(round(_hidden(arr.tiles[0]), 4))
+            out["rms"].append(float((w - target).pow(2).mean().sqrt()))
+            out["w"].append(float(w[0, 0]))
+            out["hidden"].append(_hidden(arr.tiles[0]))
         if step < STEPS:
             x = torch.randn(BATCH, 8, generator=gen) * 0.5
             d = arr(x) - x @ target.T - 0.5 * torch.randn(BATCH, 4, generator=gen)
             arr.update(x, d, LR)
-    out["target"] = round(float(target[0, 0]), 4)
+    out["target"] = float(target[0, 0])
     return out
+
+
+def _rounded(run: dict) -> dict:
+    """A run's numbers to 4 decimals (what the document's .json keeps)."""
+    return {k: round(v, 4) if isinstance(v, float) else [round(x, 4) for x in v] for k, v in run.items()}
 
 
 def compute() -> dict:
     return {"steps": list(range(0, STEPS + 1, EVERY)),
-            "runs": {name: [learn(a, s) for s in SEEDS] for name, a in ALGORITHMS.items()}}
+            "runs": {name: [_rounded(learn(a, s)) for s in SEEDS] for name, a in ALGORITHMS.items()}}
 
 
 def markdown(data: dict) -> str:
