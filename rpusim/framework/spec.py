@@ -47,7 +47,7 @@ from .identity import read_summary
 from .plots import metric_label, pyplot, save_figure
 from .runner import variant_configs
 from .spec_maps import map_figure, map_stats, map_table, pair_settings, parse_pairs
-from .spec_search import BAND_SE, Limit, SpecParam, Stat, find_limit
+from .spec_search import BAND_SE, Limit, SpecParam, Stat, find_limit, fmt_value
 from .sweep import SweepPoint, nest_key, point_name
 
 __all__ = ["BAND_SE", "Limit", "SpecParam", "Stat", "find_limit", "SpecIncomplete", "spec_params", "select_params",
@@ -242,10 +242,6 @@ def curve(p: SpecParam, samples: dict[tuple, list[float]]) -> list[Stat]:
     return [Stat.of(v, s) for v, s in got if s]
 
 
-def _fmt(x: float | None) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
-
-
 def _stat_text(s: Stat | None) -> str:
     if s is None:
         return "–"
@@ -256,9 +252,9 @@ def _limit_text(p: SpecParam, lim: Limit) -> str:
     if lim.status == "baseline_outside":
         return "baseline already outside the band"
     if lim.status == "not_reached":
-        return f"not reached within the grid (≥ {_fmt(lim.limit)})" if p.worse == "larger" else \
-            f"not reached within the grid (≤ {_fmt(lim.limit)})"
-    return _fmt(lim.limit)
+        return f"not reached within the grid (≥ {fmt_value(lim.limit)})" if p.worse == "larger" else \
+            f"not reached within the grid (≤ {fmt_value(lim.limit)})"
+    return fmt_value(lim.limit)
 
 
 def tolerance_curve(p: SpecParam, stats: list[Stat], ref: Stat, tolerance: float, lim: Limit, metric: str,
@@ -273,7 +269,7 @@ def tolerance_curve(p: SpecParam, stats: list[Stat], ref: Stat, tolerance: float
     if ref.n > 1:
         ax.axhspan(ref.mean - ref.sd, ref.mean + ref.sd, color="gray", alpha=0.15)
     if lim.status == "crossed":
-        ax.axvline(lim.limit, color="tab:green", ls=":", label=f"tolerated limit {_fmt(lim.limit)}")
+        ax.axvline(lim.limit, color="tab:green", ls=":", label=f"tolerated limit {fmt_value(lim.limit)}")
     if p.grid == "log" and all(x > 0 for x in xs):
         ax.set_xscale("log")
     ax.set_xlabel(f"{p.name}: {p.what}" + (" (worse →)" if p.worse == "larger" else " (← worse)"), fontsize=8)
@@ -312,10 +308,10 @@ def write_sheet(exp_name: str, variant: str, reference: str, preset: str, base_c
         lim = find_limit(stats, ref, tolerance, p.grid) if stats else Limit("no_runs", None, None, None)
         limits[p.name] = lim
         missing = len(p.values) - len(stats)
-        grid = ", ".join(_fmt(v) for v in p.values) + (f" ({missing} value(s) not finished)" if missing else "")
+        grid = ", ".join(fmt_value(v) for v in p.values) + (f" ({missing} value(s) not finished)" if missing else "")
         limit = "no finished run" if not stats else _limit_text(p, lim)
         n = sorted({s.n for s in stats})
-        rows.append(f"| {p.name} | {', '.join('`' + k + '`' for k in p.keys)} | {_fmt(p.baseline)} | {grid} | "
+        rows.append(f"| {p.name} | {', '.join('`' + k + '`' for k in p.keys)} | {fmt_value(p.baseline)} | {grid} | "
                     f"{limit} | {_stat_text(lim.last_inside)} | {'/'.join(map(str, n)) or 0} |")
         if stats:
             tolerance_curve(p, stats, ref, tolerance, lim, metric, sweep_dir / f"spec_{p.name}.png",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..config import ConfigError
 from .plots import metric_label, pyplot, save_figure
-from .spec_search import BAND_SE, SpecParam, Stat, excess
+from .spec_search import BAND_SE, SpecParam, Stat, excess, fmt_value
 
 Cell = tuple  # the sorted (parameter, value) items that differ from the baseline: a run's label
 
@@ -58,13 +58,9 @@ def map_stats(p: SpecParam, q: SpecParam, samples: dict[Cell, list[float]]) -> l
              for b in q.values] for a in p.values]
 
 
-def _fmt(v) -> str:
-    return f"{v:.3g}"
-
-
 def map_table(p: SpecParam, q: SpecParam, grid: list[list[Stat | None]], ref: Stat, tolerance: float) -> str:
     """Markdown: rows p's values, columns q's values, cells "mean ± sd" and whether inside the band."""
-    head = f"| {p.name} ↓ \\ {q.name} → | " + " | ".join(_fmt(b) for b in q.values) + " |"
+    head = f"| {p.name} ↓ \\ {q.name} → | " + " | ".join(fmt_value(b) for b in q.values) + " |"
     rows = [head, "|---" * (len(q.values) + 1) + "|"]
     for a, line in zip(p.values, grid):
         cells = []
@@ -74,7 +70,7 @@ def map_table(p: SpecParam, q: SpecParam, grid: list[list[Stat | None]], ref: St
                 continue
             value = f"{s.mean:.2f} ± {s.sd:.2f}" if s.n > 1 else f"{s.mean:.2f}"
             cells.append(value + (" ✓" if excess(s, ref, tolerance) <= 0 else " ✗"))
-        rows.append(f"| {_fmt(a)} | " + " | ".join(cells) + " |")
+        rows.append(f"| {fmt_value(a)} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -96,8 +92,8 @@ def map_figure(p: SpecParam, q: SpecParam, grid: list[list[Stat | None]], ref: S
             if s is not None:
                 mark = "" if over[i, j] <= 0 else " ✗"
                 ax.text(j, i, f"{delta[i, j]:+.2f}{mark}", ha="center", va="center", fontsize=7, color="white")
-    ax.set_xticks(range(len(q.values)), [_fmt(b) for b in q.values])
-    ax.set_yticks(range(len(p.values)), [_fmt(a) for a in p.values])
+    ax.set_xticks(range(len(q.values)), [fmt_value(b) for b in q.values])
+    ax.set_yticks(range(len(p.values)), [fmt_value(a) for a in p.values])
     ax.set_xlabel(f"{q.name}: {q.what} (worse →)", fontsize=8)
     ax.set_ylabel(f"{p.name}: {p.what} (worse ↑)", fontsize=8)
     ax.set_title(f"{title}\nwhite line: tolerance contour (fp + {tolerance:g} + {BAND_SE:g}·SE); ✗ outside", fontsize=8)

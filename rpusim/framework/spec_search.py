@@ -90,3 +90,8 @@ def _crossing(a: Stat, b: Stat, ref: Stat, tolerance: float, grid: str, k: float
     if grid == "log" and a.value > 0 and b.value > 0:
         return math.exp(math.log(a.value) + t * (math.log(b.value) - math.log(a.value)))
     return a.value + t * (b.value - a.value)
+
+
+def fmt_value(x: float | None) -> str:
+    """A grid value or limit as the sheet shows it: 3 significant digits, "–" for none."""
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
