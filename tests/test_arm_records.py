@@ -147,6 +147,14 @@ def test_the_compare_block_shows_mean_sd_and_the_difference_from_the_reference(t
     assert report_documents(repo, write=False) == []
 
 
+def test_listed_arms_keep_their_order_and_an_unrecorded_one_shows_empty_rows(tmp_path):
+    repo = repo_with(tmp_path, BLOCK.replace("ref=aihwkit", "arms=aihwkit,other,rpusim ref=aihwkit"), VALUES)
+    report_documents(repo, write=True)
+    text = (repo / "RESULTS.md").read_text()
+    assert text.index("| 1 | `aihwkit` |") < text.index("| 1 | `other` |") < text.index("| 1 | `rpusim` |")
+    assert _row(text, 1, "other")[2:] == ["0", "–", "–", "–", "–"]
+
+
 def test_the_same_gap_is_resolved_once_the_seed_spread_is_small(tmp_path):
     tight = {"rpusim": [(0.6, 19.0), (0.6, 20.0), (0.6, 21.0)], "aihwkit": VALUES["aihwkit"]}
     repo = repo_with(tmp_path, values=tight)

@@ -7,7 +7,8 @@
 
 (the marker is one line). Keys: ``dir`` (the record folder, from the repository root:
 ``records.jsonl`` + ``meta.json``, :mod:`.arm_records`); ``metrics`` (default: every metric of the
-lines but ``seconds``); ``arms`` (in that order; default: the meta's order); ``ref`` (an arm: the
+lines but ``seconds``); ``arms`` (in that order, an arm without lines
+shows empty rows; default: the meta's order); ``ref`` (an arm: the
 others' difference from it, judged by :func:`.seed_stats.difference`); ``epochs`` (default: all
 recorded); ``digits`` (default 2); ``path`` (the figure, PNG); ``title``; ``run`` (the commands
 that make and merge the runs, shown while there is no record).
@@ -63,7 +64,7 @@ def _listed(params: dict, key: str, recorded: list, where: str, cast=str) -> lis
 
 def _choices(params: dict, study: ArmStudy, where: str) -> tuple[list[str], list[str], list[int], str | None]:
     metrics = _listed(params, "metrics", study.metrics(), where)
-    arms = _listed(params, "arms", study.arms(), where)
+    arms = [a for a in params["arms"].split(",") if a] if "arms" in params else study.arms()  # unrecorded: empty rows
     epochs = _listed(params, "epochs", study.epochs(), where, int)
     ref = params.get("ref")
     if ref is not None and ref not in arms:
