@@ -2,13 +2,15 @@
 
 Three arms train the same network on the same images in the same order, over several seeds:
 
-* ``rpusim``          — rpusim's defaults (variant ``+um`` of ``cnn-fashion``)
+* ``rpusim``          — rpusim's defaults (variant ``+um`` of ``cnn-fashion``; with
+                        ``--experiment fc-mnist``, the FC network's ``rpu-baseline``)
 * ``rpusim-aihwkit``  — the same with every fidelity option set to aihwkit's behaviour
                         (docs/fidelity.md: update.clip, update.um_overflow, forward.bm_max_res,
                         forward.bm_test, device.up_down_draw)
 * ``aihwkit``         — the floating-point network converted by aihwkit, its RPU config set
-                        explicitly to the same values (constant step, BL 10, UM on, BL management
-                        off, NM abs-max both ways, BM forward, 7-bit DAC, 9-bit ADC, σ_out 0.06)
+                        explicitly to the analog variant's values (the CNN's: constant step, BL 10,
+                        UM on, BL management off, NM abs-max both ways, BM forward, 7-bit DAC,
+                        9-bit ADC, σ_out 0.06; the FC's the same with UM off)
 
 At the start a run writes ``OUT/meta.json`` (:func:`write_meta`: commit, versions, command line,
 date, machine, settings, the arms' options); each epoch appends one JSON line
@@ -18,7 +20,8 @@ distributions over seeds, not single runs. Without aihwkit the script prints one
 it is a comparison tool, never a test dependency (shared/aihwkit-reference.md says how to build it).
 
     OMP_NUM_THREADS=1 python3 benchmarks/compare_aihwkit.py --out runs/compare-aihwkit \\
-        [--seeds 0,1,2] [--epochs 3] [--train-limit 0] [--arms rpusim,rpusim-aihwkit,aihwkit]
+        [--seeds 0,1,2] [--epochs 3] [--train-limit 0] [--arms rpusim,rpusim-aihwkit,aihwkit] \\
+        [--experiment cnn-fashion|fc-mnist]
 
 ``--merge OUT... --into results/compare-aihwkit/STUDY`` joins run folders (one per arm, say) into
 the committed record that ``<!-- rpusim:compare dir=results/compare-aihwkit/STUDY -->`` blocks show
@@ -42,17 +45,21 @@ from rpusim.optim import AnalogSGD
 from rpusim.papers.catalog import get_experiment
 
 ARMS = ("rpusim", "rpusim-aihwkit", "aihwkit")
+#: The experiments compared, each with the analog variant the rpusim arms train and aihwkit's rpu
+#: config is set from (constant-step devices: the device aihwkit_model maps).
+EXPERIMENTS = {"cnn-fashion": "+um", "fc-mnist": "rpu-baseline"}
 AIHWKIT_OPTIONS = {"rpu": {"update": {"clip": "per_pulse", "um_overflow": "clip_delta"},
                            "forward": {"bm_max_res": 0.25, "bm_test": "after_adc"},
                            "device": {"up_down_draw": "additive"}}}
 
 
-def arm_options(arm: str) -> dict:
+def arm_options(arm: str, experiment: str = "cnn-fashion") -> dict:
     """What sets an arm apart: the variant it trains and the overrides on top (the aihwkit arm:
-    the floating-point variant, converted with an rpu config set from the ``+um`` variant's)."""
+    the floating-point variant, converted with an rpu config set from the analog variant's)."""
+    analog = EXPERIMENTS[experiment]
     if arm == "aihwkit":
-        return {"variant": "fp", "rpu_config_from": "+um"}
-    return {"variant": "+um", "overrides": AIHWKIT_OPTIONS if arm == "rpusim-aihwkit" else {}}
+        return {"variant": "fp", "rpu_config_from": analog}
+    return {"variant": analog, "overrides": AIHWKIT_OPTIONS if arm == "rpusim-aihwkit" else {}}
 
 
 def aihwkit_version() -> str | None:
@@ -64,21 +71,22 @@ def aihwkit_version() -> str | None:
 
 
 def write_meta(out: str | Path, arms: list[str], seeds: list[int], epochs: int, train_limit: int,
-               repo: str | Path | None = None, argv: list[str] | None = None, date: str | None = None) -> Path:
+               experiment: str = "cnn-fashion", repo: str | Path | None = None, argv: list[str] | None = None,
+               date: str | None = None) -> Path:
     """Write ``OUT/meta.json`` of a comparison run (see :func:`rpusim.framework.arm_records.write_arm_meta`):
     the versions of this interpreter (aihwkit's or None), the commit of ``repo`` (default: this
     checkout), ``argv`` (default: this command line) and ``date`` (UTC, default: now)."""
-    return write_arm_meta(out, {"experiment": "cnn-fashion", "epochs": epochs, "train_limit": train_limit},
-                          {arm: arm_options(arm) for arm in arms}, seeds, {"aihwkit": aihwkit_version()},
+    return write_arm_meta(out, {"experiment": experiment, "epochs": epochs, "train_limit": train_limit},
+                          {arm: arm_options(arm, experiment) for arm in arms}, seeds, {"aihwkit": aihwkit_version()},
                           repo, argv, date)
 
 
-def run_config(arm: str, seed: int, epochs: int, train_limit: int):
+def run_config(arm: str, seed: int, epochs: int, train_limit: int, experiment: str):
     """The run config of one arm (aihwkit converts the floating-point network itself)."""
-    options = arm_options(arm)
+    options = arm_options(arm, experiment)
     overrides = {"train": {"epochs": epochs}, "data": {"train_limit": train_limit}, **options.get("overrides", {})}
     variant = options["variant"]
-    return variant_configs(get_experiment("cnn-fashion"), [variant], None, overrides, seed)[variant]
+    return variant_configs(get_experiment(experiment), [variant], None, overrides, seed)[variant]
 
 
 def aihwkit_model(model: torch.nn.Module, rpu):
@@ -109,15 +117,15 @@ def aihwkit_model(model: torch.nn.Module, rpu):
     return convert_to_analog(model, config)
 
 
-def train_arm(arm: str, seed: int, epochs: int, train_limit: int, out: Path) -> None:
-    cfg = run_config(arm, seed, epochs, train_limit)
+def train_arm(arm: str, seed: int, epochs: int, train_limit: int, out: Path, experiment: str) -> None:
+    cfg = run_config(arm, seed, epochs, train_limit, experiment)
     task = TASKS[cfg.task](cfg)
     torch.manual_seed(seed)
     model = task.build_model()
     if arm == "aihwkit":
         from aihwkit.optim import AnalogSGD as TheirSGD
-        source = arm_options(arm)["rpu_config_from"]
-        rpu = variant_configs(get_experiment("cnn-fashion"), [source], None, {}, seed)[source].rpu
+        source = arm_options(arm, experiment)["rpu_config_from"]
+        rpu = variant_configs(get_experiment(experiment), [source], None, {}, seed)[source].rpu
         model = aihwkit_model(model, rpu)
         opt = TheirSGD(model.parameters(), lr=cfg.train.lr)
         opt.regroup_param_groups(model)
@@ -145,6 +153,9 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--train-limit", type=int, default=0, help="training images (0: all 60000)")
     parser.add_argument("--arms", default=",".join(ARMS))
+    parser.add_argument("--experiment", default="cnn-fashion", choices=list(EXPERIMENTS),
+                        help="the network compared (its analog variant: " +
+                        ", ".join(f"{k}: {v}" for k, v in EXPERIMENTS.items()) + ")")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="OUT",
                         help="merge these run folders into --into instead of training")
     parser.add_argument("--into", type=Path, help="the record folder of --merge (results/compare-aihwkit/STUDY)")
@@ -187,10 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         print("aihwkit is not importable here: comparison skipped (build it as in shared/aihwkit-reference.md)")
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    write_meta(args.out, arms, seeds, args.epochs, args.train_limit)
+    write_meta(args.out, arms, seeds, args.epochs, args.train_limit, args.experiment)
     for seed in seeds:
         for arm in arms:
-            train_arm(arm, seed, args.epochs, args.train_limit, args.out)
+            train_arm(arm, seed, args.epochs, args.train_limit, args.out, args.experiment)
     return 0
 
 

@@ -64,6 +64,15 @@ def test_a_run_writes_its_provenance_into_meta_json(script, tmp_path):
     assert meta["seeds"] == [0, 1] and meta["date"] == "2026-01-01T00:00:00Z" and meta["machine"]["cpu"]
 
 
+def test_the_fc_network_compares_its_rpu_baseline(script, tmp_path):
+    meta = json.loads(script.write_meta(tmp_path, list(script.ARMS), [0], 1, 200, "fc-mnist").read_text())
+    assert meta["settings"]["experiment"] == "fc-mnist"
+    assert meta["arms"]["aihwkit"] == {"variant": "fp", "rpu_config_from": "rpu-baseline"}
+    cfg = script.run_config("rpusim-aihwkit", 0, 1, 200, "fc-mnist")
+    assert (cfg.experiment, cfg.variant, cfg.data.train_limit) == ("fc-mnist", "rpu-baseline", 200)
+    assert cfg.rpu.update.clip == "per_pulse" and cfg.rpu.device.up_down_draw == "additive"
+
+
 def test_merging_joins_arms_and_is_idempotent(tmp_path):
     into = tmp_path / "results" / "s"
     a, b = arm_run(tmp_path / "a", "rpusim"), arm_run(tmp_path / "b", "aihwkit")
