@@ -95,7 +95,8 @@ def _other_value(f: Path):
 
 
 def _other_arm(f: Path):
-    (f / "records.jsonl").write_text((f / "records.jsonl").read_text().replace('{"arm": "aihwkit"', '{"arm": "other"', 1))
+    text = (f / "records.jsonl").read_text()
+    (f / "records.jsonl").write_text(text.replace('{"arm": "aihwkit"', '{"arm": "other"', 1))
 
 
 def _edit_meta(key, value):

@@ -53,8 +53,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ConfigError
-from .bench_curves import curve_data, draw_curves, render_curves
 from . import doc_compare
+from .bench_curves import curve_data, draw_curves, render_curves
 from .computed import ComputedView
 from .plots import metric_label
 from .records import RESULTS_DIR, Record, latest_bench_records, study_records
