@@ -1,6 +1,7 @@
 """The fast CTF update at large N (issue 16): the vectorised CTF kernel against the torch
-reference law, the long compressed pulse trains, the bit-parallel Bernoulli words of long dense
-trains, the tile's whole fast update against the reference path, and the blocked coincidence count."""
+reference law, the long compressed pulse trains, the lane-parallel Bernoulli words of long dense
+trains, the tile's whole fast update against the reference path, and the coincidence counts
+(blocked over the whole batch, and sample by sample)."""
 from __future__ import annotations
 
 import math
@@ -13,7 +14,7 @@ from numba import njit
 from rpusim.devices import CTFDevice
 from rpusim.fast_path import reference_path
 from rpusim.numba_random import seeded_state
-from rpusim.tile.bernoulli_words import bernoulli_word
+from rpusim.tile.bernoulli_words import bernoulli_words, lane_streams
 
 N = 1000
 # (n_up, n_down) per column: single pulses, short and long trains, both signs, counts beyond N
@@ -135,40 +136,6 @@ def test_blocked_count_equals_the_popcount_of_every_slot():
     assert np.array_equal(n_up, (both & ~same).sum(2))
 
 
-@njit(cache=True)
-def _words(threshold, width, n_words, seed):
-    """``n_words`` bit-parallel Bernoulli words from one stream, as a uint64 array."""
-    rng = seeded_state(seed)
-    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
-    out = np.empty(n_words, np.uint64)
-    for k in range(n_words):
-        out[k], s0, s1, s2, s3 = bernoulli_word(threshold, width, s0, s1, s2, s3)
-    return out
-
-
-@pytest.mark.parametrize("q, width, seed", [(0.0, 64, 0), (2.0**-20, 64, 1), (0.02, 64, 2), (0.3, 10, 3),
-                                            (0.5, 64, 4), (1 - 2.0**-32, 33, 5), (1.0, 64, 6), (0.7, 1, 7)])
-def test_bit_parallel_words_fire_independently_at_the_threshold_rate(q, width, seed):
-    """Each of a word's ``width`` lanes fires with probability θ/2³² (θ = ⌊q·2³²⌋; within 4.5
-    standard errors), the lanes above ``width`` never; adjacent lanes and the same lane in
-    consecutive words fire independently (P(both) = p², within 4.5 standard errors)."""
-    from rpusim.tile.bernoulli_words import bernoulli_word  # noqa: F401  (the kernel under test)
-    n_words = 20000
-    threshold = np.uint64(min(int(q * 2**32), 2**32))
-    p = int(threshold) / 2**32
-    bits = np.unpackbits(_words(threshold, width, n_words, seed).view(np.uint8).reshape(n_words, 8),
-                         axis=1, bitorder="little").astype(float)
-    assert not bits[:, width:].any()
-    lanes = bits[:, :width]
-    n = lanes.size
-    assert abs(lanes.mean() - p) <= 4.5 * math.sqrt(p * (1 - p) / n) + 1e-12
-    if width > 1:
-        both = (lanes[:, :-1] * lanes[:, 1:]).mean()
-        assert abs(both - p * p) <= 4.5 * math.sqrt(p * p * (1 - p * p) / lanes[:, 1:].size) + 1e-12
-    again = (lanes[:-1] * lanes[1:]).mean()
-    assert abs(again - p * p) <= 4.5 * math.sqrt(p * p * (1 - p * p) / lanes[1:].size) + 1e-12
-
-
 def test_long_dense_trains_are_drawn_in_every_slot_with_binomial_counts():
     """When the side drawn first fires in more than three quarters of a long train's slots, the other
     side is drawn in every slot (no kept-slot compression), and the coincidence counts of N = 1000
@@ -235,3 +202,95 @@ def test_fast_update_at_n_1000_matches_the_reference_path_per_cell(batch, seed):
     var_se = torch.sqrt(var_of_var(f) + var_of_var(r))
     assert ((f.var(0) - r.var(0)).abs() <= 5 * var_se + 1e-12).all()
     assert (r.mean(0).abs() > 3 * r.std(0) / math.sqrt(reps)).float().mean() > 0.5  # most cells move
+
+
+def _random_trains(rng, n_lines, starts, lengths, n_words, rate):
+    """Packed + and − trains of ``n_lines`` lines whose pulses in each sample's bit range all
+    have one sign (the sign of the line's value in that sample), some lines silent per sample."""
+    pos = np.zeros((n_lines, n_words * 64), bool)
+    neg = np.zeros((n_lines, n_words * 64), bool)
+    for s, n in zip(starts, lengths):
+        for line in range(n_lines):
+            u = rng.random()
+            if u < 0.2:
+                continue  # the line's value is 0 in this sample
+            bits = rng.random(n) < rate
+            (pos if u < 0.6 else neg)[line, s:s + n] = bits
+
+    def pack(b):
+        return np.packbits(b, axis=1, bitorder="little").view(np.uint64)
+    return pack(pos), pack(neg)
+
+
+@pytest.mark.parametrize("lengths, n_x, n_d", [([1000] * 4, 40, 9), ([130, 64, 1, 700, 0, 257], 9, 30),
+                                               ([65] * 7, 20, 20)])
+def test_counts_by_sample_equal_the_counts_over_the_whole_batch(lengths, n_x, n_d):
+    """Counting sample by sample (ranges not aligned to words, empty samples, either side outer)
+    gives exactly the counts of the whole-batch popcounts."""
+    from rpusim.tile.bit_counts import _count
+    from rpusim.tile.sample_counts import count_by_sample
+    rng = np.random.default_rng(len(lengths))
+    lengths = np.array(lengths, np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    n_words = (int(lengths.sum()) + 63) // 64
+    xpos, xneg = _random_trains(rng, n_x, starts, lengths, n_words, 0.3)
+    dpos, dneg = _random_trains(rng, n_d, starts, lengths, n_words, 0.1)
+    rows, cols = np.arange(1, n_d), np.arange(0, n_x, 2)
+    up, down = count_by_sample(xpos, xneg, dpos, dneg, rows, cols, starts, lengths)
+    ref_up, ref_down = _count(xpos, xneg, dpos, dneg, rows, cols)
+    assert up.shape == (rows.size, cols.size) and up.dtype == np.float32
+    assert np.array_equal(up, ref_up) and np.array_equal(down, ref_down)
+    assert up.sum() > 0 and down.sum() > 0
+
+
+def test_sample_segments_of_compressed_trains_are_the_ranks_of_the_kept_slots():
+    """Sample b's kept slots (bits of ``kept`` in its slot range) are bits rank_b … rank_b + m_b − 1
+    of the compressed trains."""
+    from rpusim.tile.sample_counts import sample_segments
+    limits, bases = np.array([70, 5, 100], np.int64), np.array([0, 70, 75], np.int64)
+    kept_bits = np.zeros(192, bool)
+    kept_bits[[3, 69, 70, 74, 80, 130, 174]] = True
+    kept = np.packbits(kept_bits, bitorder="little").view(np.uint64)
+    starts, lengths = sample_segments(kept, limits, bases)
+    assert starts.tolist() == [0, 2, 4] and lengths.tolist() == [2, 2, 3]
+    starts, lengths = sample_segments(np.zeros(0, np.uint64), limits, bases)
+    assert starts.tolist() == bases.tolist() and lengths.tolist() == limits.tolist()
+
+
+@njit(cache=True)
+def _lane_words(thresholds, widths, rounds, seed):
+    """``rounds`` calls of the lane-parallel draw of all ``thresholds`` (words × rounds)."""
+    lanes = lane_streams(seeded_state(seed))
+    out = np.empty((rounds, thresholds.size), np.uint64)
+    for k in range(rounds):
+        bernoulli_words(thresholds, widths, lanes, out[k])
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lane_parallel_words_fire_independently_at_their_own_rates(seed):
+    """The lane-parallel draw (16 streams, words of a group from different streams, groups cut
+    short when every slot is decided): every word's slots fire with its own probability θ/2³²
+    (0, tiny, moderate, 1 − 2⁻³², 1; within 4.5 standard errors), never beyond its width; slots
+    in one word, in neighbouring words (other streams) and in the same word of consecutive calls
+    fire independently (P(both) = p₁p₂ within 4.5 standard errors)."""
+    q = np.array([0.3, 0.0, 2.0**-20, 0.02, 0.5, 0.7, 1 - 2.0**-32, 1.0, 0.3, 0.1, 0.3, 0.9, 0.3, 0.05, 0.3, 0.3,
+                  0.3, 0.25, 0.3])  # 19 words: a full group of 16 and a partial one
+    widths = np.array([64, 64, 64, 64, 64, 33, 64, 17, 1, 64, 64, 64, 64, 64, 64, 64, 64, 5, 64], np.int64)
+    thresholds = np.array([min(int(v * 2**32), 2**32) for v in q], np.uint64)
+    p = thresholds.astype(float) / 2**32
+    rounds = 6000
+    words = _lane_words(thresholds, widths, rounds, seed)
+    bits = np.unpackbits(words.view(np.uint8).reshape(rounds, q.size, 8), axis=2, bitorder="little").astype(float)
+    for k in range(q.size):
+        assert not bits[:, k, widths[k]:].any()
+        lanes = bits[:, k, :widths[k]]
+        assert abs(lanes.mean() - p[k]) <= 4.5 * math.sqrt(p[k] * (1 - p[k]) / lanes.size) + 1e-12
+    for a, b in ((0, 8), (0, 10), (10, 12), (4, 18)):  # words of different streams and groups
+        both = (bits[:, a, 0] * bits[:, b, 0]).mean()
+        assert abs(both - p[a] * p[b]) <= 4.5 * math.sqrt(p[a] * p[b] / rounds)
+    lanes = bits[:, 0, :]
+    both = (lanes[:, :-1] * lanes[:, 1:]).mean()  # adjacent slots of one word
+    assert abs(both - p[0] ** 2) <= 4.5 * math.sqrt(p[0] ** 2 / lanes[:, 1:].size)
+    again = (lanes[:-1] * lanes[1:]).mean()  # the same slot in consecutive calls
+    assert abs(again - p[0] ** 2) <= 4.5 * math.sqrt(p[0] ** 2 / lanes[1:].size)

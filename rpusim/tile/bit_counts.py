@@ -6,15 +6,16 @@ x = 0 or δ = 0 get no slots. The time slots of an update (BL per sample, or BL_
 management, the samples' trains back to back) are packed into 64-bit words per line,
 separately for slots where the line's value is positive and negative. Column i fires in slot (b, t) with
 probability p_bi, drawn as a Bernoulli process: slot by slot from 32-bit halves of
-xoshiro256** words for short trains (≤ 64 slots), 64 slots at once by bit-parallel comparisons
-(:mod:`.bernoulli_words`) for long dense ones, by geometric skipping (one random number per
-pulse instead of per slot) for long sparse ones. A cross-point's coincidences are
-then popcounts of ANDed words:
+xoshiro256** words for short trains (≤ 64 slots), 64 slots at once by bit-parallel comparisons,
+16 words side by side (:mod:`.bernoulli_words`), for long dense ones, by geometric skipping
+(one random number per pulse instead of per slot) for long sparse ones. A cross-point's
+coincidences are then popcounts of ANDed words:
 
     n_down_ij = popcount(X⁺_i & D⁺_j) + popcount(X⁻_i & D⁻_j)    (sign(x·δ) > 0: step down)
     n_up_ij   = popcount(X⁺_i & D⁻_j) + popcount(X⁻_i & D⁺_j)
 
-for the rows and columns that fired at all. Only coincidences matter, so the side expecting
+for the rows and columns that fired at all (long trains: sample by sample, one popcount per
+word, :mod:`.sample_counts`). Only coincidences matter, so the side expecting
 fewer pulses is drawn first, and the other side only in the slots where it fired, both kept
 compressed to those slots: the counts keep their exact distribution for a fraction of the random
 numbers and of the words to count. The counts have exactly the distribution of
@@ -33,20 +34,11 @@ from numba import njit, uint64
 
 from ..fast_path import draw_seed
 from ..numba_random import seeded_state, step, to_uniform
-from .bernoulli_words import bernoulli_word
+from .bernoulli_words import LANES, bernoulli_words, lane_streams
 from .periphery_kernel import row_abs_max
+from .sample_counts import count_by_sample, popcount, sample_segments
 
-_M1, _M2, _M4, _H01 = (uint64(0x5555555555555555), uint64(0x3333333333333333),
-                       uint64(0x0F0F0F0F0F0F0F0F), uint64(0x0101010101010101))
 _SPARSE = 0.02  # long trains (> 64 slots) of lines firing at most this often per slot: geometric skips
-
-
-@njit(cache=True, inline="always")
-def _popcount(v):
-    v = v - ((v >> uint64(1)) & _M1)
-    v = (v & _M2) + ((v >> uint64(2)) & _M2)
-    v = (v + (v >> uint64(4))) & _M4
-    return (v * _H01) >> uint64(56)
 
 
 @njit(cache=True, fastmath=True)
@@ -203,7 +195,54 @@ def _skip_to_pulses(q, limit, base, i, positive, pos, neg, fired, s0, s1, s2, s3
 
 
 @njit(cache=True)
-def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
+def _draw_long_trains(v, c, b, lines, n_lines, thresholds, first, width, pos, neg, fired, pieces, words,
+                      lanes, s0, s1, s2, s3):
+    """Slots first … first + width − 1 (width > 64) of each of sample b's ``n_lines`` listed lines:
+    a line firing with probability ≤ ``_SPARSE`` per slot by geometric skips from pulse to pulse
+    (stream s), every other line's slots in pieces of one word each (cut at the word boundaries
+    of the packed trains), all pieces of the sample drawn bit-parallel at once
+    (:func:`.bernoulli_words.bernoulli_words`, the ``lanes`` streams; ``pieces``, ``words``:
+    scratch from :func:`_piece_scratch`) and ORed into their words: the new state of stream s."""
+    piece_line, piece_first, piece_width = pieces[0], pieces[1], pieces[2]
+    piece_thr, drawn = words[0], words[1]
+    n_pieces = 0
+    end = first + width
+    for k in range(n_lines):
+        i = lines[k]
+        q = c[b] * abs(v[b, i])
+        if q <= _SPARSE:
+            s0, s1, s2, s3 = _skip_to_pulses(q, width, first, i, v[b, i] > 0, pos, neg, fired, s0, s1, s2, s3)
+            continue
+        start = first
+        while start < end:
+            stop = min(end, (start | 63) + 1)
+            piece_line[n_pieces], piece_first[n_pieces] = i, start
+            piece_width[n_pieces], piece_thr[n_pieces] = stop - start, thresholds[i]
+            n_pieces += 1
+            start = stop
+    bernoulli_words(piece_thr[:n_pieces], piece_width[:n_pieces], lanes, drawn[:n_pieces])
+    for k in range(n_pieces):
+        acc = drawn[k]
+        if acc:
+            i, start = piece_line[k], piece_first[k]
+            if v[b, i] > 0:
+                pos[i, start >> 6] |= acc << uint64(start & 63)
+            else:
+                neg[i, start >> 6] |= acc << uint64(start & 63)
+            fired[i] = True
+    return s0, s1, s2, s3
+
+
+@njit(cache=True)
+def _piece_scratch(n_lines, limits):
+    """Scratch for :func:`_draw_long_trains`, room for the one-word pieces of a sample's longest
+    train on every line: (line, first slot, width) as int64 and (threshold, drawn word) as uint64."""
+    capacity = n_lines * (np.max(limits) // 64 + 2)
+    return np.empty((3, capacity), np.int64), np.empty((2, capacity), np.uint64)
+
+
+@njit(cache=True)
+def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng, lanes):
     """Draw the pulse train of every line i (probability c_b·|v_bi| per slot, sign of v_bi; v is
     samples × lines, read row by row) into pos/neg words: sample b occupies slots bases[b] …
     bases[b] + limits[b] − 1 of every line.
@@ -211,20 +250,21 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
     Every slot compares one 32-bit half of a random word with the probability (resolution 2⁻³²).
     A train of up to 64 slots is built in one word, two slots per random word without branches,
     and ORed into the one or two words of the line it covers (single-slot trains use the two
-    halves of a word for two lines); longer trains go word by word when dense (64 slots from
-    ≈ 7 random words: :func:`.bernoulli_words.bernoulli_word`) and skip geometrically from
-    pulse to pulse when sparse (one logarithm per pulse).
+    halves of a word for two lines); longer trains (:func:`_draw_long_trains`) go word by word
+    when dense (64 slots from ≈ 11 random words, 16 words side by side:
+    :func:`.bernoulli_words.bernoulli_words`) and skip geometrically from pulse to pulse when
+    sparse (one logarithm per pulse).
     """
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     n_samples, n = v.shape
     lines = np.empty(n, np.int64)
     thresholds = np.empty(n, np.uint64)
+    pieces, words = _piece_scratch(n, limits)
     for b in range(n_samples):
         limit = limits[b]
         if limit == 0:
             continue
         base = bases[b]
-        end = base + limit
         if limit == 1:  # one slot (BL management's usual case for small updates)
             n_lines = _lines_that_can_fire(v, c, b, lines, thresholds)
             s0, s1, s2, s3 = _draw_one_slot(v, b, lines, n_lines, thresholds, base, pos, neg, fired, s0, s1, s2, s3)
@@ -234,45 +274,27 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
             s0, s1, s2, s3 = _draw_short_trains(v, b, lines, n_lines, thresholds, base, limit, pos, neg, fired,
                                                 s0, s1, s2, s3)
             continue
-        for i in range(n):
-            q = c[b] * abs(v[b, i])
-            if not q > 0.0:
-                continue
-            positive = v[b, i] > 0
-            if q > _SPARSE:
-                threshold = uint64(min(q, 1.0) * 4294967296.0)
-                k = base
-                while k < end:  # 64 slots at most per word of the line, drawn bit-parallel
-                    w_end = min(end, (k | 63) + 1)
-                    acc, s0, s1, s2, s3 = bernoulli_word(threshold, w_end - k, s0, s1, s2, s3)
-                    acc <<= uint64(k & 63)
-                    k = w_end
-                    if acc:
-                        if positive:
-                            pos[i, (w_end - 1) >> 6] |= acc
-                        else:
-                            neg[i, (w_end - 1) >> 6] |= acc
-                        fired[i] = True
-                continue
-            s0, s1, s2, s3 = _skip_to_pulses(q, limit, base, i, positive, pos, neg, fired, s0, s1, s2, s3)
+        n_lines = _lines_that_can_fire(v, c, b, lines, thresholds)
+        s0, s1, s2, s3 = _draw_long_trains(v, c, b, lines, n_lines, thresholds, base, limit, pos, neg, fired,
+                                           pieces, words, lanes, s0, s1, s2, s3)
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
 
 
 @njit(cache=True)
-def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
+def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng, lanes):
     """Like :func:`_pack_line_pulses`, but draw each line's slots only where ``active`` (a word per
     64 slots) is set: the slots where a line of the other side fired. Elsewhere a pulse could not
     meet one, so leaving it undrawn changes no count. The trains are written compressed: the k-th
     active slot (in slot order) is bit k of pos/neg, so a sample's m active slots are m adjacent
     bits. Each drawn slot compares one 32-bit half of a random word with the probability: with one
     active slot in a sample, two lines per word; with up to 64, a line's slots two per word,
-    gathered in a register and written once; with more, line by line, 64 slots per register
-    (bit-parallel, :func:`.bernoulli_words.bernoulli_word`), or by
-    geometric skips from pulse to pulse for lines with probability ≤ ``_SPARSE``."""
+    gathered in a register and written once; with more, as the long trains of
+    :func:`_pack_line_pulses` (:func:`_draw_long_trains`)."""
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     n_samples, n = v.shape
     lines = np.empty(n, np.int64)
     thresholds = np.empty(n, np.uint64)
+    pieces, words = _piece_scratch(n, limits)
     rank = 0  # compressed position of the sample's first active slot
     for b in range(n_samples):
         m = 0
@@ -286,19 +308,9 @@ def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
         elif m <= 64:
             s0, s1, s2, s3 = _draw_short_trains(v, b, lines, n_lines, thresholds, rank, m, pos, neg, fired,
                                                 s0, s1, s2, s3)
-        else:  # a long train: line by line, as in _pack_line_pulses (sparse lines skip from pulse to pulse)
-            for k in range(n_lines):
-                i = lines[k]
-                q = c[b] * abs(v[b, i])
-                if q <= _SPARSE:
-                    s0, s1, s2, s3 = _skip_to_pulses(q, m, rank, i, v[b, i] > 0, pos, neg, fired, s0, s1, s2, s3)
-                    continue
-                for start in range(0, m, 64):
-                    width = min(m - start, 64)
-                    acc, s0, s1, s2, s3 = bernoulli_word(thresholds[i], width, s0, s1, s2, s3)
-                    if acc:
-                        _place_word(pos, neg, i, rank + start, width, acc, v[b, i] > 0)
-                        fired[i] = True
+        else:  # a long train, as in _pack_line_pulses
+            s0, s1, s2, s3 = _draw_long_trains(v, c, b, lines, n_lines, thresholds, rank, m, pos, neg, fired,
+                                               pieces, words, lanes, s0, s1, s2, s3)
         rank += m
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
 
@@ -312,7 +324,7 @@ def _compress_lines(trains, active, before, out):
             bits = trains[line, w]
             while bits:
                 lowest = bits & (uint64(0) - bits)
-                k = before[w] + _popcount(active[w] & (lowest - uint64(1)))
+                k = before[w] + popcount(active[w] & (lowest - uint64(1)))
                 out[line, k >> 6] |= uint64(1) << uint64(k & 63)
                 bits ^= lowest
 
@@ -322,7 +334,7 @@ def _compress(pos, neg, active, kept_words):
     """The trains pos/neg with only the ``active`` slots kept (``kept_words`` words per line)."""
     before = np.zeros(active.size, np.int64)
     for w in range(1, active.size):
-        before[w] = before[w - 1] + _popcount(active[w - 1])
+        before[w] = before[w - 1] + popcount(active[w - 1])
     out_pos = np.zeros((pos.shape[0], kept_words), np.uint64)
     out_neg = np.zeros((pos.shape[0], kept_words), np.uint64)
     _compress_lines(pos, active, before, out_pos)
@@ -331,7 +343,7 @@ def _compress(pos, neg, active, kept_words):
 
 
 @njit(cache=True)
-def _draw_sides(first, c_first, second, c_second, limits, bases, n_slots, rng):
+def _draw_sides(first, c_first, second, c_second, limits, bases, n_slots, rng, lanes):
     """The first side's trains in full; the second's only in the slots where the first fired, both
     then compressed to those slots (see :func:`_pack_at_slots`), unless it fired in all of them,
     or, for long trains (more than 64 slots in a sample), in more than three quarters of them
@@ -342,23 +354,23 @@ def _draw_sides(first, c_first, second, c_second, limits, bases, n_slots, rng):
     fneg = np.zeros((first.shape[1], n_words), np.uint64)
     ffired = np.zeros(first.shape[1], np.bool_)
     sfired = np.zeros(second.shape[1], np.bool_)
-    _pack_line_pulses(first, c_first, limits, bases, fpos, fneg, ffired, rng)
+    _pack_line_pulses(first, c_first, limits, bases, fpos, fneg, ffired, rng, lanes)
     active = np.zeros(n_words, np.uint64)
     for line in range(fpos.shape[0]):
         for w in range(n_words):
             active[w] |= fpos[line, w] | fneg[line, w]
     n_active = 0
     for w in range(n_words):
-        n_active += _popcount(active[w])
+        n_active += popcount(active[w])
     if n_active == n_slots or (np.max(limits) > 64 and 4 * n_active > 3 * n_slots):  # long dense trains: all slots
         spos = np.zeros((second.shape[1], n_words), np.uint64)
         sneg = np.zeros((second.shape[1], n_words), np.uint64)
-        _pack_line_pulses(second, c_second, limits, bases, spos, sneg, sfired, rng)
+        _pack_line_pulses(second, c_second, limits, bases, spos, sneg, sfired, rng, lanes)
         return fpos, fneg, ffired, spos, sneg, sfired, np.zeros(0, np.uint64)
     kept_words = max((n_active + 63) // 64, 1)
     spos = np.zeros((second.shape[1], kept_words), np.uint64)
     sneg = np.zeros((second.shape[1], kept_words), np.uint64)
-    _pack_at_slots(second, c_second, limits, bases, active, spos, sneg, sfired, rng)
+    _pack_at_slots(second, c_second, limits, bases, active, spos, sneg, sfired, rng, lanes)
     fpos, fneg = _compress(fpos, fneg, active, kept_words)
     return fpos, fneg, ffired, spos, sneg, sfired, active
 
@@ -370,14 +382,19 @@ def _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed):
     fired, and both compressed to those slots (coincidences elsewhere are impossible, so the counts
     are the same)."""
     rng = seeded_state(seed)
+    # streams of the bit-parallel words, seeded only where a train is long (BL ≤ 64 draws as before)
+    lanes = lane_streams(rng) if np.max(limits) > 64 else np.zeros((4, LANES), np.uint64)
     if x_first:
-        xpos, xneg, xfired, dpos, dneg, dfired, kept = _draw_sides(x, cx, d, cd, limits, bases, n_slots, rng)
+        xpos, xneg, xfired, dpos, dneg, dfired, kept = _draw_sides(x, cx, d, cd, limits, bases, n_slots, rng, lanes)
     else:
-        dpos, dneg, dfired, xpos, xneg, xfired, kept = _draw_sides(d, cd, x, cx, limits, bases, n_slots, rng)
+        dpos, dneg, dfired, xpos, xneg, xfired, kept = _draw_sides(d, cd, x, cx, limits, bases, n_slots, rng, lanes)
     return xpos, xneg, dpos, dneg, xfired, dfired, kept
 
 
 _COUNT_BLOCK_BYTES = 1 << 18  # gathered x words per block of words: a part of a core's L2 cache
+# counted sample by sample from this many words per sample on: one popcount per word instead of two,
+# and only the lines that fired in the sample, against a gather and a scatter per sample
+_WORDS_PER_SAMPLE = 4
 
 
 @njit(cache=True)
@@ -408,18 +425,25 @@ def _count(xpos, xneg, dpos, dneg, rows, cols):
                 if not (dp | dn):
                     continue
                 for c in range(n_cols):
-                    down_a[c] += _popcount((xp[w, c] & dp) | (xn[w, c] & dn))
-                    up_a[c] += _popcount((xp[w, c] & dn) | (xn[w, c] & dp))
+                    down_a[c] += popcount((xp[w, c] & dp) | (xn[w, c] & dn))
+                    up_a[c] += popcount((xp[w, c] & dn) | (xn[w, c] & dp))
     return up.astype(np.float32), down.astype(np.float32)
 
 
 @njit(cache=True)
 def _fired_counts(x, cx, d, cd, limits, bases, n_slots, x_first, seed):
-    """(rows, cols, up, down): :func:`_draw_trains`, then :func:`_count` on the δ lines (rows) and x
-    lines (cols) that fired — one call from Python, four arrays back instead of eleven."""
-    xpos, xneg, dpos, dneg, xfired, dfired, _ = _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed)
+    """(rows, cols, up, down): :func:`_draw_trains`, then the counts of the δ lines (rows) and x
+    lines (cols) that fired — one call from Python, four arrays back instead of eleven. Trains of
+    at least ``_WORDS_PER_SAMPLE`` words per sample are counted sample by sample
+    (:func:`.sample_counts.count_by_sample`), shorter ones over the whole mini-batch at once
+    (:func:`_count`); both give the same counts."""
+    xpos, xneg, dpos, dneg, xfired, dfired, kept = _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed)
     rows, cols = np.flatnonzero(dfired), np.flatnonzero(xfired)
-    up, down = _count(xpos, xneg, dpos, dneg, rows, cols)
+    starts, lengths = sample_segments(kept, limits, bases)
+    if xpos.shape[1] >= _WORDS_PER_SAMPLE * np.count_nonzero(lengths):
+        up, down = count_by_sample(xpos, xneg, dpos, dneg, rows, cols, starts, lengths)
+    else:
+        up, down = _count(xpos, xneg, dpos, dneg, rows, cols)
     return rows, cols, up, down
 
 
