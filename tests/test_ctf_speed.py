@@ -204,90 +204,83 @@ def test_fast_update_at_n_1000_matches_the_reference_path_per_cell(batch, seed):
     assert (r.mean(0).abs() > 3 * r.std(0) / math.sqrt(reps)).float().mean() > 0.5  # most cells move
 
 
-def _random_trains(rng, n_lines, starts, lengths, n_words, rate):
-    """Packed + and − trains of ``n_lines`` lines whose pulses in each sample's bit range all
-    have one sign (the sign of the line's value in that sample), some lines silent per sample."""
-    pos = np.zeros((n_lines, n_words * 64), bool)
-    neg = np.zeros((n_lines, n_words * 64), bool)
-    for s, n in zip(starts, lengths):
-        for line in range(n_lines):
-            u = rng.random()
-            if u < 0.2:
-                continue  # the line's value is 0 in this sample
-            bits = rng.random(n) < rate
-            (pos if u < 0.6 else neg)[line, s:s + n] = bits
-
-    def pack(b):
-        return np.packbits(b, axis=1, bitorder="little").view(np.uint64)
-    return pack(pos), pack(neg)
-
-
-@pytest.mark.parametrize("lengths, n_x, n_d", [([1000] * 4, 40, 9), ([130, 64, 1, 700, 0, 257], 9, 30),
-                                               ([65] * 7, 20, 20)])
-def test_counts_by_sample_equal_the_counts_over_the_whole_batch(lengths, n_x, n_d):
-    """Counting sample by sample (ranges not aligned to words, empty samples, either side outer)
-    gives exactly the counts of the whole-batch popcounts."""
-    from rpusim.tile.bit_counts import _count
-    from rpusim.tile.sample_counts import count_by_sample
-    rng = np.random.default_rng(len(lengths))
-    lengths = np.array(lengths, np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    n_words = (int(lengths.sum()) + 63) // 64
-    xpos, xneg = _random_trains(rng, n_x, starts, lengths, n_words, 0.3)
-    dpos, dneg = _random_trains(rng, n_d, starts, lengths, n_words, 0.1)
-    rows, cols = np.arange(1, n_d), np.arange(0, n_x, 2)
-    up, down = count_by_sample(xpos, xneg, dpos, dneg, rows, cols, starts, lengths)
-    ref_up, ref_down = _count(xpos, xneg, dpos, dneg, rows, cols)
-    assert up.shape == (rows.size, cols.size) and up.dtype == np.float32
-    assert np.array_equal(up, ref_up) and np.array_equal(down, ref_down)
-    assert up.sum() > 0 and down.sum() > 0
-
-
-def test_sample_segments_of_compressed_trains_are_the_ranks_of_the_kept_slots():
-    """Sample b's kept slots (bits of ``kept`` in its slot range) are bits rank_b … rank_b + m_b − 1
-    of the compressed trains."""
-    from rpusim.tile.sample_counts import sample_segments
-    limits, bases = np.array([70, 5, 100], np.int64), np.array([0, 70, 75], np.int64)
-    kept_bits = np.zeros(192, bool)
-    kept_bits[[3, 69, 70, 74, 80, 130, 174]] = True
-    kept = np.packbits(kept_bits, bitorder="little").view(np.uint64)
-    starts, lengths = sample_segments(kept, limits, bases)
-    assert starts.tolist() == [0, 2, 4] and lengths.tolist() == [2, 2, 3]
-    starts, lengths = sample_segments(np.zeros(0, np.uint64), limits, bases)
-    assert starts.tolist() == bases.tolist() and lengths.tolist() == limits.tolist()
+@pytest.mark.parametrize("x_first", [False, True])
+def test_counts_drawn_sample_by_sample_have_the_binomial_moments(x_first):
+    """Long trains drawn and counted sample by sample (three samples of different lengths, a silent
+    one, signs changing between samples, a sparse line drawn by geometric skips): per cell the up
+    and down counts have the mean and variance of sums of independent Binomial(BL_b, p_bi·q_bj)
+    by sign (within 5 standard errors; 400 seeds), two cells of one δ line share its pulses
+    (covariance Σ_b BL_b·p₁p₂q(1 − q), within 5 standard errors), and lines that never fire are
+    left out."""
+    from rpusim.tile.sample_trains import sample_train_counts
+    x = np.array([[0.6, -0.3, 0.0, 0.01], [-0.5, 0.2, 0.0, 0.01], [0.0, 0.0, 0.0, 0.0], [0.4, 0.4, 0.0, -0.01]],
+                 np.float32)
+    d = np.array([[0.9, -0.4, 0.0], [0.3, 0.3, 0.0], [0.5, 0.5, 0.0], [-0.2, 0.7, 0.0]], np.float32)
+    limits = np.array([1000, 300, 0, 129], np.int64)
+    ones, reps = np.ones(4), 400
+    counts = []
+    for seed in range(reps):
+        rows, cols, up, down = sample_train_counts(x, ones, d, ones, limits, x_first, seed)
+        assert rows.tolist() == [0, 1] and cols.tolist() == [0, 1, 3]
+        counts.append(np.stack([up, down]))
+    counts = np.array(counts, float)
+    p = x[:, [0, 1, 3]]
+    q = d[:, [0, 1]]
+    pq = q[:, :, None] * p[:, None, :]  # samples × rows × cols, signed
+    n = limits[:, None, None]
+    mean_up = (n * np.abs(pq) * (pq < 0)).sum(0)
+    mean_down = (n * np.abs(pq) * (pq > 0)).sum(0)
+    var_up = (n * np.abs(pq) * (1 - np.abs(pq)) * (pq < 0)).sum(0)
+    var_down = (n * np.abs(pq) * (1 - np.abs(pq)) * (pq > 0)).sum(0)
+    for k, (mean, var) in enumerate(((mean_up, var_up), (mean_down, var_down))):
+        assert np.all(np.abs(counts[:, k].mean(0) - mean) <= 5 * np.sqrt(var / reps) + 1e-9)
+        assert np.all(np.abs(counts[:, k].var(0, ddof=1) - var) <= 5 * np.sqrt(2 * var**2 / reps) + 0.05)
+    total = counts.sum(1)  # up + down of each cell
+    a, b = np.abs(p[:, 0]), np.abs(p[:, 1])
+    qa = np.abs(q[:, 0])
+    cov = (limits * a * b * qa * (1 - qa)).sum()
+    emp = np.cov(total[:, 0, 0], total[:, 0, 1])[0, 1]
+    v0, v1 = (var_up + var_down)[0, 0], (var_up + var_down)[0, 1]
+    assert abs(emp - cov) < 5 * math.sqrt((v0 * v1 + cov**2) / reps)
 
 
 @njit(cache=True)
-def _lane_words(thresholds, widths, rounds, seed):
-    """``rounds`` calls of the lane-parallel draw of all ``thresholds`` (words × rounds)."""
+def _lane_words(thresholds, masks, rounds, seed):
+    """``rounds`` calls of the lane-parallel draw of all ``thresholds`` (rounds × words)."""
     lanes = lane_streams(seeded_state(seed))
     out = np.empty((rounds, thresholds.size), np.uint64)
     for k in range(rounds):
-        bernoulli_words(thresholds, widths, lanes, out[k])
+        bernoulli_words(thresholds, masks, lanes, out[k])
     return out
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_lane_parallel_words_fire_independently_at_their_own_rates(seed):
     """The lane-parallel draw (16 streams, words of a group from different streams, groups cut
-    short when every slot is decided): every word's slots fire with its own probability θ/2³²
-    (0, tiny, moderate, 1 − 2⁻³², 1; within 4.5 standard errors), never beyond its width; slots
-    in one word, in neighbouring words (other streams) and in the same word of consecutive calls
-    fire independently (P(both) = p₁p₂ within 4.5 standard errors)."""
+    short when every slot is decided): every word's slots in its mask fire with its own
+    probability θ/2³² (0, tiny, moderate, 1 − 2⁻³², 1; within 4.5 standard errors), the others
+    never; slots in one word, in other words (other streams, other groups) and in the same word
+    of consecutive calls fire independently (P(both) = p₁p₂ within 4.5 standard errors)."""
     q = np.array([0.3, 0.0, 2.0**-20, 0.02, 0.5, 0.7, 1 - 2.0**-32, 1.0, 0.3, 0.1, 0.3, 0.9, 0.3, 0.05, 0.3, 0.3,
                   0.3, 0.25, 0.3])  # 19 words: a full group of 16 and a partial one
-    widths = np.array([64, 64, 64, 64, 64, 33, 64, 17, 1, 64, 64, 64, 64, 64, 64, 64, 64, 5, 64], np.int64)
+    widths = [64, 64, 64, 64, 64, 33, 64, 17, 1, 64, 64, 64, 64, 64, 64, 64, 64, 5, 64]
+    masks = [(1 << w) - 1 for w in widths]
+    masks[9] = 0xF0F0_0000_FFFF_0F00  # slots with gaps
+    masks[10] = 0xFFFF << 48  # the top slots only
+    masks = np.array(masks, np.uint64)
     thresholds = np.array([min(int(v * 2**32), 2**32) for v in q], np.uint64)
     p = thresholds.astype(float) / 2**32
     rounds = 6000
-    words = _lane_words(thresholds, widths, rounds, seed)
+    words = _lane_words(thresholds, masks, rounds, seed)
     bits = np.unpackbits(words.view(np.uint8).reshape(rounds, q.size, 8), axis=2, bitorder="little").astype(float)
+    inside = np.unpackbits(masks.view(np.uint8).reshape(q.size, 8), axis=1, bitorder="little").astype(bool)
     for k in range(q.size):
-        assert not bits[:, k, widths[k]:].any()
-        lanes = bits[:, k, :widths[k]]
+        assert not bits[:, k, ~inside[k]].any()
+        lanes = bits[:, k, inside[k]]
         assert abs(lanes.mean() - p[k]) <= 4.5 * math.sqrt(p[k] * (1 - p[k]) / lanes.size) + 1e-12
-    for a, b in ((0, 8), (0, 10), (10, 12), (4, 18)):  # words of different streams and groups
-        both = (bits[:, a, 0] * bits[:, b, 0]).mean()
+    for a, b in ((0, 8), (0, 10), (10, 12), (4, 18)):  # words of other streams and groups
+        slot_a, slot_b = np.flatnonzero(inside[a])[0], np.flatnonzero(inside[b])[-1]
+        both = (bits[:, a, slot_a] * bits[:, b, slot_b]).mean()
         assert abs(both - p[a] * p[b]) <= 4.5 * math.sqrt(p[a] * p[b] / rounds)
     lanes = bits[:, 0, :]
     both = (lanes[:, :-1] * lanes[:, 1:]).mean()  # adjacent slots of one word

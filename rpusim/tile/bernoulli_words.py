@@ -26,11 +26,54 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
-from ..numba_random import seeded_state, step
+from ..numba_random import seeded_state, step, to_uniform
 
 _ONES = uint64(0xFFFFFFFFFFFFFFFF)
+SPARSE = 0.02  # long trains (> 64 slots) of lines firing at most this often per slot: geometric skips
 LANES = 16  # independent xoshiro256** streams stepped in lockstep (two 512-bit vectors of uint64; with
 # fewer the compiler does not vectorise the loops over them)
+
+
+@njit(cache=True, inline="always")
+def lines_that_can_fire(v, c, b, lines, thresholds):
+    """Every line's threshold ⌊min(c_b·|v_bi|, 1)·2³²⌋ for a 32-bit uniform (one vectorised loop),
+    then the lines whose threshold is nonzero, listed first in ``lines`` without branching on
+    each value; returns their number."""
+    scale = c[b] * 4294967296.0  # a power of two: the same product as (c_b·|v_bi|)·2³²
+    for i in range(v.shape[1]):
+        thresholds[i] = uint64(min(scale * abs(v[b, i]), 4294967296.0))
+    n_lines = 0
+    for i in range(v.shape[1]):
+        lines[n_lines] = i
+        n_lines += thresholds[i] > 0
+    return n_lines
+
+
+@njit(cache=True, inline="always")
+def slot_mask(first, width):
+    """The bits first … first + width − 1 of a word (first + width ≤ 64)."""
+    low = _ONES if width >= 64 else (uint64(1) << uint64(width)) - uint64(1)
+    return low << uint64(first)
+
+
+@njit(cache=True, inline="always")
+def skip_to_pulses(q, limit, base, words, s0, s1, s2, s3):
+    """Pulses in slots base … base + limit − 1 of one line (``words``: its words, bit k of word
+    k >> 6 for slot k), each slot firing with probability q < 1, by geometric skips from pulse
+    to pulse (one logarithm per pulse instead of a draw per slot): (any fired, new state)."""
+    inv_log = 1.0 / np.log1p(-q)
+    t = -1
+    hit = False
+    while True:  # geometric skips: the next firing slot after t
+        r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
+        g = np.log(1.0 - to_uniform(r)) * inv_log
+        if g >= limit - 1 - t:  # compared as a float: for tiny q, g is beyond any integer
+            break
+        t += 1 + int(g)
+        k = base + t
+        words[k >> 6] |= uint64(1) << uint64(k & 63)
+        hit = True
+    return hit, s0, s1, s2, s3
 
 
 @njit(cache=True)
@@ -47,9 +90,9 @@ def lane_streams(rng):
 
 
 @njit(cache=True)
-def bernoulli_words(thresholds, widths, lanes, out):
-    """out[k] = ``widths[k]`` (1…64) independent slots with P(1) = thresholds[k]/2³² (uint64,
-    ≤ 2³²) as the low bits of a word, for every k: the bit-serial comparison (module docstring),
+def bernoulli_words(thresholds, masks, lanes, out):
+    """out[k] = the slots of word k set in ``masks[k]``, each firing independently with P(1) =
+    thresholds[k]/2³² (uint64, ≤ 2³²), the others 0, for every k: the bit-serial comparison (module docstring),
     ``LANES`` words at a time, word k of a group from stream k of ``lanes`` (4 × LANES,
     advanced)."""
     n = thresholds.size
@@ -60,8 +103,7 @@ def bernoulli_words(thresholds, widths, lanes, out):
     for g in range(0, n, LANES):
         for k in range(LANES):
             m = min(g + k, n - 1)
-            width = widths[m] if g + k < n else 0  # past the end: no lane used
-            lanes_used = _ONES if width >= 64 else (uint64(1) << uint64(width)) - uint64(1)
+            lanes_used = masks[m] if g + k < n else uint64(0)  # past the end: no lane used
             thr[k] = thresholds[m]
             certain = thresholds[m] >= uint64(4294967296)  # P = 1: every used lane fires
             fired[k] = lanes_used if certain else uint64(0)

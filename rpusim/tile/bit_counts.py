@@ -15,7 +15,7 @@ coincidences are then popcounts of ANDed words:
     n_up_ij   = popcount(X⁺_i & D⁻_j) + popcount(X⁻_i & D⁺_j)
 
 for the rows and columns that fired at all (long trains: sample by sample, one popcount per
-word, :mod:`.sample_counts`). Only coincidences matter, so the side expecting
+word, :mod:`.sample_trains`). Only coincidences matter, so the side expecting
 fewer pulses is drawn first, and the other side only in the slots where it fired, both kept
 compressed to those slots: the counts keep their exact distribution for a fraction of the random
 numbers and of the words to count. The counts have exactly the distribution of
@@ -34,12 +34,10 @@ from numba import njit, uint64
 
 from ..fast_path import draw_seed
 from ..numba_random import seeded_state, step, to_uniform
-from .bernoulli_words import LANES, bernoulli_words, lane_streams
+from .bernoulli_words import (LANES, SPARSE, bernoulli_words, lane_streams, lines_that_can_fire, skip_to_pulses,
+                              slot_mask)
 from .periphery_kernel import row_abs_max
-from .sample_counts import count_by_sample, popcount, sample_segments
-
-_SPARSE = 0.02  # long trains (> 64 slots) of lines firing at most this often per slot: geometric skips
-
+from .sample_trains import popcount, sample_train_counts
 
 @njit(cache=True, fastmath=True)
 def _abs_sum(row):
@@ -94,21 +92,6 @@ def _plan(x, d, lr, dw_min, bl, update_management, bl_management, um_clip_delta)
             for j in range(d.shape[1]):
                 clipped += cd[b] * abs(d[b, j]) > 1.0
     return cx, cd, limits, bases, stride, n_slots, total, clipped, x_pulses <= d_pulses
-
-
-@njit(cache=True, inline="always")
-def _lines_that_can_fire(v, c, b, lines, thresholds):
-    """Every line's threshold ⌊min(c_b·|v_bi|, 1)·2³²⌋ for a 32-bit uniform (one vectorised loop),
-    then the lines whose threshold is nonzero, listed first in ``lines`` without branching on
-    each value; returns their number."""
-    scale = c[b] * 4294967296.0  # a power of two: the same product as (c_b·|v_bi|)·2³²
-    for i in range(v.shape[1]):
-        thresholds[i] = uint64(min(scale * abs(v[b, i]), 4294967296.0))
-    n_lines = 0
-    for i in range(v.shape[1]):
-        lines[n_lines] = i
-        n_lines += thresholds[i] > 0
-    return n_lines
 
 
 @njit(cache=True, inline="always")
@@ -173,62 +156,44 @@ def _draw_short_trains(v, b, lines, n_lines, thresholds, first, width, pos, neg,
     return s0, s1, s2, s3
 
 
-@njit(cache=True, inline="always")
-def _skip_to_pulses(q, limit, base, i, positive, pos, neg, fired, s0, s1, s2, s3):
-    """Line i's pulses in slots base … base + limit − 1 with probability q < 1 each, by geometric
-    skips from pulse to pulse (one logarithm per pulse instead of a draw per slot): the new state."""
-    inv_log = 1.0 / np.log1p(-q)
-    t = -1
-    while True:  # geometric skips: the next firing slot after t
-        r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
-        g = np.log(1.0 - to_uniform(r)) * inv_log
-        if g >= limit - 1 - t:  # compared as a float: for tiny q, g is beyond any integer
-            break
-        t += 1 + int(g)
-        k = base + t
-        if positive:
-            pos[i, k >> 6] |= uint64(1) << uint64(k & 63)
-        else:
-            neg[i, k >> 6] |= uint64(1) << uint64(k & 63)
-        fired[i] = True
-    return s0, s1, s2, s3
-
-
 @njit(cache=True)
 def _draw_long_trains(v, c, b, lines, n_lines, thresholds, first, width, pos, neg, fired, pieces, words,
                       lanes, s0, s1, s2, s3):
     """Slots first … first + width − 1 (width > 64) of each of sample b's ``n_lines`` listed lines:
-    a line firing with probability ≤ ``_SPARSE`` per slot by geometric skips from pulse to pulse
-    (stream s), every other line's slots in pieces of one word each (cut at the word boundaries
-    of the packed trains), all pieces of the sample drawn bit-parallel at once
-    (:func:`.bernoulli_words.bernoulli_words`, the ``lanes`` streams; ``pieces``, ``words``:
-    scratch from :func:`_piece_scratch`) and ORed into their words: the new state of stream s."""
-    piece_line, piece_first, piece_width = pieces[0], pieces[1], pieces[2]
-    piece_thr, drawn = words[0], words[1]
+    a line firing with probability ≤ ``SPARSE`` per slot by geometric skips from pulse to pulse
+    (stream s), every other line's slots word by word of the packed trains, all words of the
+    sample drawn bit-parallel at once (:func:`.bernoulli_words.bernoulli_words`, the ``lanes``
+    streams; ``pieces``, ``words``: scratch from :func:`_piece_scratch`) and ORed into place:
+    the new state of stream s."""
+    piece_line, piece_word = pieces[0], pieces[1]
+    piece_mask, piece_thr, drawn = words[0], words[1], words[2]
     n_pieces = 0
     end = first + width
     for k in range(n_lines):
         i = lines[k]
         q = c[b] * abs(v[b, i])
-        if q <= _SPARSE:
-            s0, s1, s2, s3 = _skip_to_pulses(q, width, first, i, v[b, i] > 0, pos, neg, fired, s0, s1, s2, s3)
+        if q <= SPARSE:
+            line_words = pos[i] if v[b, i] > 0 else neg[i]
+            hit, s0, s1, s2, s3 = skip_to_pulses(q, width, first, line_words, s0, s1, s2, s3)
+            fired[i] |= hit
             continue
         start = first
         while start < end:
             stop = min(end, (start | 63) + 1)
-            piece_line[n_pieces], piece_first[n_pieces] = i, start
-            piece_width[n_pieces], piece_thr[n_pieces] = stop - start, thresholds[i]
+            piece_line[n_pieces], piece_word[n_pieces] = i, start >> 6
+            piece_mask[n_pieces] = slot_mask(start & 63, stop - start)
+            piece_thr[n_pieces] = thresholds[i]
             n_pieces += 1
             start = stop
-    bernoulli_words(piece_thr[:n_pieces], piece_width[:n_pieces], lanes, drawn[:n_pieces])
+    bernoulli_words(piece_thr[:n_pieces], piece_mask[:n_pieces], lanes, drawn[:n_pieces])
     for k in range(n_pieces):
         acc = drawn[k]
         if acc:
-            i, start = piece_line[k], piece_first[k]
+            i = piece_line[k]
             if v[b, i] > 0:
-                pos[i, start >> 6] |= acc << uint64(start & 63)
+                pos[i, piece_word[k]] |= acc
             else:
-                neg[i, start >> 6] |= acc << uint64(start & 63)
+                neg[i, piece_word[k]] |= acc
             fired[i] = True
     return s0, s1, s2, s3
 
@@ -236,9 +201,9 @@ def _draw_long_trains(v, c, b, lines, n_lines, thresholds, first, width, pos, ne
 @njit(cache=True)
 def _piece_scratch(n_lines, limits):
     """Scratch for :func:`_draw_long_trains`, room for the one-word pieces of a sample's longest
-    train on every line: (line, first slot, width) as int64 and (threshold, drawn word) as uint64."""
+    train on every line: (line, word) as int64 and (slots, threshold, drawn word) as uint64."""
     capacity = n_lines * (np.max(limits) // 64 + 2)
-    return np.empty((3, capacity), np.int64), np.empty((2, capacity), np.uint64)
+    return np.empty((2, capacity), np.int64), np.empty((3, capacity), np.uint64)
 
 
 @njit(cache=True)
@@ -266,15 +231,15 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng, lanes):
             continue
         base = bases[b]
         if limit == 1:  # one slot (BL management's usual case for small updates)
-            n_lines = _lines_that_can_fire(v, c, b, lines, thresholds)
+            n_lines = lines_that_can_fire(v, c, b, lines, thresholds)
             s0, s1, s2, s3 = _draw_one_slot(v, b, lines, n_lines, thresholds, base, pos, neg, fired, s0, s1, s2, s3)
             continue
         if limit <= 64:  # a short train: built in one word, placed at its slots
-            n_lines = _lines_that_can_fire(v, c, b, lines, thresholds)
+            n_lines = lines_that_can_fire(v, c, b, lines, thresholds)
             s0, s1, s2, s3 = _draw_short_trains(v, b, lines, n_lines, thresholds, base, limit, pos, neg, fired,
                                                 s0, s1, s2, s3)
             continue
-        n_lines = _lines_that_can_fire(v, c, b, lines, thresholds)
+        n_lines = lines_that_can_fire(v, c, b, lines, thresholds)
         s0, s1, s2, s3 = _draw_long_trains(v, c, b, lines, n_lines, thresholds, base, limit, pos, neg, fired,
                                            pieces, words, lanes, s0, s1, s2, s3)
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
@@ -302,7 +267,7 @@ def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng, lanes):
             m += (active[slot >> 6] >> uint64(slot & 63)) & uint64(1)
         if m == 0:
             continue
-        n_lines = _lines_that_can_fire(v, c, b, lines, thresholds)
+        n_lines = lines_that_can_fire(v, c, b, lines, thresholds)
         if m == 1:
             s0, s1, s2, s3 = _draw_one_slot(v, b, lines, n_lines, thresholds, rank, pos, neg, fired, s0, s1, s2, s3)
         elif m <= 64:
@@ -392,9 +357,9 @@ def _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed):
 
 
 _COUNT_BLOCK_BYTES = 1 << 18  # gathered x words per block of words: a part of a core's L2 cache
-# counted sample by sample from this many words per sample on: one popcount per word instead of two,
-# and only the lines that fired in the sample, against a gather and a scatter per sample
-_WORDS_PER_SAMPLE = 4
+# drawn and counted sample by sample from this many slots per sample on (average): trains in cache and
+# one popcount per word, against more work per sample
+_SLOTS_PER_SAMPLE = 128
 
 
 @njit(cache=True)
@@ -432,18 +397,16 @@ def _count(xpos, xneg, dpos, dneg, rows, cols):
 
 @njit(cache=True)
 def _fired_counts(x, cx, d, cd, limits, bases, n_slots, x_first, seed):
-    """(rows, cols, up, down): :func:`_draw_trains`, then the counts of the δ lines (rows) and x
-    lines (cols) that fired — one call from Python, four arrays back instead of eleven. Trains of
-    at least ``_WORDS_PER_SAMPLE`` words per sample are counted sample by sample
-    (:func:`.sample_counts.count_by_sample`), shorter ones over the whole mini-batch at once
-    (:func:`_count`); both give the same counts."""
-    xpos, xneg, dpos, dneg, xfired, dfired, kept = _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed)
+    """(rows, cols, up, down): the counts of the δ lines (rows) and x lines (cols) that fired — one
+    call from Python, four arrays back. Trains of ``_SLOTS_PER_SAMPLE`` slots per sample or more
+    on average are drawn and counted sample by sample (:func:`.sample_trains.sample_train_counts`),
+    shorter ones packed for the whole mini-batch (:func:`_draw_trains`) and counted at once
+    (:func:`_count`); both have the same distribution of counts."""
+    if n_slots >= _SLOTS_PER_SAMPLE * np.count_nonzero(limits):
+        return sample_train_counts(x, cx, d, cd, limits, x_first, seed)
+    xpos, xneg, dpos, dneg, xfired, dfired, _ = _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed)
     rows, cols = np.flatnonzero(dfired), np.flatnonzero(xfired)
-    starts, lengths = sample_segments(kept, limits, bases)
-    if xpos.shape[1] >= _WORDS_PER_SAMPLE * np.count_nonzero(lengths):
-        up, down = count_by_sample(xpos, xneg, dpos, dneg, rows, cols, starts, lengths)
-    else:
-        up, down = _count(xpos, xneg, dpos, dneg, rows, cols)
+    up, down = _count(xpos, xneg, dpos, dneg, rows, cols)
     return rows, cols, up, down
 
 
