@@ -2,21 +2,30 @@
 
 Three arms train the same network on the same images in the same order, over several seeds:
 
-* ``rpusim``          — rpusim's defaults (variant ``+um`` of ``cnn-fashion``)
+* ``rpusim``          — rpusim's defaults (variant ``+um`` of ``cnn-fashion``; with
+                        ``--experiment fc-mnist``, the FC network's ``rpu-baseline``)
 * ``rpusim-aihwkit``  — the same with every fidelity option set to aihwkit's behaviour
                         (docs/fidelity.md: update.clip, update.um_overflow, forward.bm_max_res,
                         forward.bm_test, device.up_down_draw)
 * ``aihwkit``         — the floating-point network converted by aihwkit, its RPU config set
-                        explicitly to the same values (constant step, BL 10, UM on, BL management
-                        off, NM abs-max both ways, BM forward, 7-bit DAC, 9-bit ADC, σ_out 0.06)
+                        explicitly to the analog variant's values (the CNN's: constant step, BL 10,
+                        UM on, BL management off, NM abs-max both ways, BM forward, 7-bit DAC,
+                        9-bit ADC, σ_out 0.06; the FC's the same with UM off)
 
-Each epoch appends one JSON line ``{arm, seed, epoch, train_loss, test_error, test_loss, seconds}`` to
-``OUT/records.jsonl``. aihwkit's random streams do not follow torch's seed: compare distributions
-over seeds, not single runs. Without aihwkit the script prints one line and exits 0; it is a
-comparison tool, never a test dependency (shared/aihwkit-reference.md says how to build it).
+At the start a run writes ``OUT/meta.json`` (:func:`write_meta`: commit, versions, command line,
+date, machine, settings, the arms' options); each epoch appends one JSON line
+``{arm, seed, epoch, train_loss, test_error, test_loss, seconds}`` to ``OUT/records.jsonl``
+(:mod:`rpusim.framework.arm_records`). aihwkit's random streams do not follow torch's seed: compare
+distributions over seeds, not single runs. Without aihwkit the script prints one line and exits 0;
+it is a comparison tool, never a test dependency (shared/aihwkit-reference.md says how to build it).
 
     OMP_NUM_THREADS=1 python3 benchmarks/compare_aihwkit.py --out runs/compare-aihwkit \\
-        [--seeds 0,1,2] [--epochs 3] [--train-limit 0] [--arms rpusim,rpusim-aihwkit,aihwkit]
+        [--seeds 0,1,2] [--epochs 3] [--train-limit 0] [--arms rpusim,rpusim-aihwkit,aihwkit] \\
+        [--experiment cnn-fashion|fc-mnist]
+
+``--merge OUT... --into results/compare-aihwkit/STUDY`` joins run folders (one per arm, say) into
+the committed record that ``<!-- rpusim:compare dir=results/compare-aihwkit/STUDY -->`` blocks show
+(aihwkit not needed); bad input exits 2 with one message.
 """
 from __future__ import annotations
 
@@ -28,23 +37,56 @@ from pathlib import Path
 
 import torch
 
+from rpusim.config import ConfigError
+from rpusim.framework.arm_records import LINES, META, merge_arm_runs, write_arm_meta
 from rpusim.framework.runner import variant_configs
 from rpusim.framework.tasks import TASKS
 from rpusim.optim import AnalogSGD
 from rpusim.papers.catalog import get_experiment
 
 ARMS = ("rpusim", "rpusim-aihwkit", "aihwkit")
+#: The experiments compared, each with the analog variant the rpusim arms train and aihwkit's rpu
+#: config is set from (constant-step devices: the device aihwkit_model maps).
+EXPERIMENTS = {"cnn-fashion": "+um", "fc-mnist": "rpu-baseline"}
 AIHWKIT_OPTIONS = {"rpu": {"update": {"clip": "per_pulse", "um_overflow": "clip_delta"},
                            "forward": {"bm_max_res": 0.25, "bm_test": "after_adc"},
                            "device": {"up_down_draw": "additive"}}}
 
 
-def run_config(arm: str, seed: int, epochs: int, train_limit: int):
+def arm_options(arm: str, experiment: str = "cnn-fashion") -> dict:
+    """What sets an arm apart: the variant it trains and the overrides on top (the aihwkit arm:
+    the floating-point variant, converted with an rpu config set from the analog variant's)."""
+    analog = EXPERIMENTS[experiment]
+    if arm == "aihwkit":
+        return {"variant": "fp", "rpu_config_from": analog}
+    return {"variant": analog, "overrides": AIHWKIT_OPTIONS if arm == "rpusim-aihwkit" else {}}
+
+
+def aihwkit_version() -> str | None:
+    try:
+        import aihwkit
+    except ImportError:
+        return None
+    return aihwkit.__version__
+
+
+def write_meta(out: str | Path, arms: list[str], seeds: list[int], epochs: int, train_limit: int,
+               experiment: str = "cnn-fashion", repo: str | Path | None = None, argv: list[str] | None = None,
+               date: str | None = None) -> Path:
+    """Write ``OUT/meta.json`` of a comparison run (see :func:`rpusim.framework.arm_records.write_arm_meta`):
+    the versions of this interpreter (aihwkit's or None), the commit of ``repo`` (default: this
+    checkout), ``argv`` (default: this command line) and ``date`` (UTC, default: now)."""
+    return write_arm_meta(out, {"experiment": experiment, "epochs": epochs, "train_limit": train_limit},
+                          {arm: arm_options(arm, experiment) for arm in arms}, seeds, {"aihwkit": aihwkit_version()},
+                          repo, argv, date)
+
+
+def run_config(arm: str, seed: int, epochs: int, train_limit: int, experiment: str):
     """The run config of one arm (aihwkit converts the floating-point network itself)."""
-    overrides = {"train": {"epochs": epochs}, "data": {"train_limit": train_limit},
-                 **(AIHWKIT_OPTIONS if arm == "rpusim-aihwkit" else {})}
-    variant = "fp" if arm == "aihwkit" else "+um"
-    return variant_configs(get_experiment("cnn-fashion"), [variant], None, overrides, seed)[variant]
+    options = arm_options(arm, experiment)
+    overrides = {"train": {"epochs": epochs}, "data": {"train_limit": train_limit}, **options.get("overrides", {})}
+    variant = options["variant"]
+    return variant_configs(get_experiment(experiment), [variant], None, overrides, seed)[variant]
 
 
 def aihwkit_model(model: torch.nn.Module, rpu):
@@ -75,14 +117,15 @@ def aihwkit_model(model: torch.nn.Module, rpu):
     return convert_to_analog(model, config)
 
 
-def train_arm(arm: str, seed: int, epochs: int, train_limit: int, out: Path) -> None:
-    cfg = run_config(arm, seed, epochs, train_limit)
+def train_arm(arm: str, seed: int, epochs: int, train_limit: int, out: Path, experiment: str) -> None:
+    cfg = run_config(arm, seed, epochs, train_limit, experiment)
     task = TASKS[cfg.task](cfg)
     torch.manual_seed(seed)
     model = task.build_model()
     if arm == "aihwkit":
         from aihwkit.optim import AnalogSGD as TheirSGD
-        rpu = variant_configs(get_experiment("cnn-fashion"), ["+um"], None, {}, seed)["+um"].rpu
+        source = arm_options(arm, experiment)["rpu_config_from"]
+        rpu = variant_configs(get_experiment(experiment), [source], None, {}, seed)[source].rpu
         model = aihwkit_model(model, rpu)
         opt = TheirSGD(model.parameters(), lr=cfg.train.lr)
         opt.regroup_param_groups(model)
@@ -98,33 +141,67 @@ def train_arm(arm: str, seed: int, epochs: int, train_limit: int, out: Path) -> 
             total, n = total + float(loss.detach()), n + 1
         record = {"arm": arm, "seed": seed, "epoch": epoch, "train_loss": total / max(n, 1),
                   **task.evaluate(model), "seconds": round(time.time() - start, 1)}
-        with open(out / "records.jsonl", "a") as f:
+        with open(out / LINES, "a") as f:
             f.write(json.dumps(record) + "\n")
         print(json.dumps(record))
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, help="the run's folder (must not hold records yet)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--train-limit", type=int, default=0, help="training images (0: all 60000)")
     parser.add_argument("--arms", default=",".join(ARMS))
-    args = parser.parse_args()
+    parser.add_argument("--experiment", default="cnn-fashion", choices=list(EXPERIMENTS),
+                        help="the network compared (its analog variant: " +
+                        ", ".join(f"{k}: {v}" for k, v in EXPERIMENTS.items()) + ")")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="OUT",
+                        help="merge these run folders into --into instead of training")
+    parser.add_argument("--into", type=Path, help="the record folder of --merge (results/compare-aihwkit/STUDY)")
+    return parser.parse_args(argv)
+
+
+def checked(args) -> tuple[list[str], list[int]]:
+    """The arms and seeds of a training command; bad input raises ConfigError."""
+    if args.out is None:
+        raise ConfigError("--out: required (or --merge OUT... --into DIR)")
     arms = args.arms.split(",")
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
-        print(f"--arms {','.join(unknown)}: unknown (allowed: {', '.join(ARMS)})", file=sys.stderr)
-        return 2
+        raise ConfigError(f"--arms {','.join(unknown)}: unknown (allowed: {', '.join(ARMS)})")
     try:
-        import aihwkit  # noqa: F401
-    except ImportError:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        raise ConfigError(f"--seeds {args.seeds}: expected comma-separated integers") from None
+    held = [n for n in (LINES, META) if (args.out / n).exists()]
+    if held:
+        raise ConfigError(f"--out {args.out}: holds {', '.join(held)} of another run (give each run its own "
+                          "folder; --merge joins them)")
+    return arms, seeds
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.merge:
+            if args.into is None:
+                raise ConfigError("--merge: needs --into DIR (results/compare-aihwkit/STUDY)")
+            total, before = merge_arm_runs(args.merge, args.into)
+            print(f"{args.into}: {total} lines ({total - before} new) from {len(args.merge)} folder(s)")
+            return 0
+        arms, seeds = checked(args)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if aihwkit_version() is None:
         print("aihwkit is not importable here: comparison skipped (build it as in shared/aihwkit-reference.md)")
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
-    for seed in (int(s) for s in args.seeds.split(",")):
+    write_meta(args.out, arms, seeds, args.epochs, args.train_limit, args.experiment)
+    for seed in seeds:
         for arm in arms:
-            train_arm(arm, seed, args.epochs, args.train_limit, args.out)
+            train_arm(arm, seed, args.epochs, args.train_limit, args.out, args.experiment)
     return 0
 
 

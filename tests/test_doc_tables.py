@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from rpusim.cli import app
 from rpusim.config import ConfigError
 from rpusim.framework.computed import ComputedView
-from rpusim.framework.doc_tables import difference, find_blocks, report_documents
+from rpusim.framework.doc_tables import find_blocks, report_documents
+from rpusim.framework.seed_stats import difference
 from rpusim.framework.records import record_runs, write_bench_record
 from rpusim.papers.catalog import COMPUTED
 

@@ -81,7 +81,7 @@ PRESETS: dict[str, DevicePreset] = {
                     up_down_dtod=0.01, w_max=0.6, w_min=-0.6, w_max_dtod=0.3, w_min_dtod=0.3),
         description="the papers' RPU baseline: constant step, ~1200 states, 30 % spreads (rpusim's default device)",
         source="Gokmen & Vlasov, Front. Neurosci. 10:333 (2016), RPU device specification; values of aihwkit's "
-               f"PulsedDevice defaults (shared/papers.md §1; {AIHWKIT}.GokmenVlasovPresetDevice is the same "
+               f"PulsedDevice defaults ({AIHWKIT}.GokmenVlasovPresetDevice is the same "
                f"1200 states rescaled to ±1, dw_min 0.0016)"),
 }
 

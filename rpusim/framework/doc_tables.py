@@ -20,6 +20,10 @@ A document holds each generated block between two markers; the opening one says 
     ... computed from the code, not from records (:mod:`.computed`) ...
     <!-- /rpusim:computed -->
 
+    <!-- rpusim:compare dir=results/compare-aihwkit/STUDY ref=ARM path=docs/img/STUDY.png -->
+    ... arms side by side from an arm record (:mod:`.doc_compare`) ...
+    <!-- /rpusim:compare -->
+
 Table keys: ``study``, ``experiment`` (required); ``metric`` (default: the records' main metric);
 ``variants`` (comma-separated, in that order; default: every recorded variant); ``epochs`` (the
 metric after these epochs, one column each); ``columns`` (``final``, ``best``, ``mean_lastK`` —
@@ -49,14 +53,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ConfigError
+from . import doc_compare
 from .bench_curves import curve_data, draw_curves, render_curves
 from .computed import ComputedView
 from .plots import metric_label
 from .records import RESULTS_DIR, Record, latest_bench_records, study_records
+from .seed_stats import RESOLVE_SE, cell, diff_cell, mean_sd
 
 #: The documents ``rpusim report --all`` rewrites (relative to the repository root).
 DOC_GLOBS = ("README.md", "RESULTS.md", "BENCHMARKS.md", "docs/*.md")
-BLOCK = re.compile(r"^<!-- rpusim:(?P<kind>table|figure|benchcurve|bench|computed)(?P<params>[^\n]*?)-->\n"
+BLOCK = re.compile(r"^<!-- rpusim:(?P<kind>table|figure|benchcurve|bench|computed|compare)(?P<params>[^\n]*?)-->\n"
                    r"(?P<body>.*?)^<!-- /rpusim:(?P=kind) -->", re.S | re.M)
 OPENING = re.compile(r"^<!-- /?rpusim:", re.M)  # a marker starts a line (one inside prose is text)
 TABLE_KEYS = {"study", "experiment", "metric", "variants", "epochs", "columns", "compare", "compare_at",
@@ -65,11 +71,9 @@ FIGURE_KEYS = {"study", "experiment", "metric", "variants", "path", "title", "ru
 BENCHCURVE_KEYS = {"bench", "path"}
 COMPUTED_KEYS = {"name", "path"}
 KEYS = {"table": TABLE_KEYS, "figure": FIGURE_KEYS, "bench": set(), "benchcurve": BENCHCURVE_KEYS,
-        "computed": COMPUTED_KEYS}
+        "computed": COMPUTED_KEYS, "compare": doc_compare.KEYS}
 REQUIRED = {"table": ("study", "experiment"), "figure": ("study", "experiment", "path"), "bench": (),
-            "benchcurve": ("bench", "path"), "computed": ("name",)}
-#: A difference is resolved when |Δ| exceeds this many standard errors of the difference.
-RESOLVE_SE = 2.0
+            "benchcurve": ("bench", "path"), "computed": ("name",), "compare": doc_compare.REQUIRED}
 
 
 @dataclass
@@ -86,49 +90,6 @@ class Block:
     def where(self) -> str:
         shown = " ".join(f"{k}={v}" for k, v in self.params.items() if k != "run")
         return f"{self.doc}:{self.line}: rpusim:{self.kind} {shown}".rstrip()
-
-
-# --- statistics ---------------------------------------------------------------------------
-
-def mean_sd(values: list[float]) -> tuple[float, float, int]:
-    """Mean, sample standard deviation (NaN for one value) and count of the finite ``values``."""
-    vals = [v for v in values if not math.isnan(v)]
-    if not vals:
-        return math.nan, math.nan, 0
-    return statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else math.nan, len(vals)
-
-
-def difference(a: list[float], b: list[float]) -> tuple[float, float, bool | None]:
-    """Δ = mean(a) − mean(b), its standard error √(sd_a²/n_a + sd_b²/n_b), and whether it is
-    resolved: |Δ| > 2·SE. None when either side has fewer than 2 seeds (no spread to judge by)."""
-    ma, sa, na = mean_sd(a)
-    mb, sb, nb = mean_sd(b)
-    if na < 2 or nb < 2:
-        return ma - mb, math.nan, None
-    se = math.sqrt(sa ** 2 / na + sb ** 2 / nb)
-    return ma - mb, se, abs(ma - mb) > RESOLVE_SE * se
-
-
-def fmt(x: float, digits: int) -> str:
-    return "–" if math.isnan(x) else f"{x:.{digits}f}"
-
-
-def cell(values: list[float], digits: int, seeds_in_row: int) -> str:
-    m, sd, n = mean_sd(values)
-    if n == 0:
-        return "–"
-    if n == 1:
-        return f"{fmt(m, digits)} (1 seed)"
-    return f"{fmt(m, digits)} ± {fmt(sd, digits)}" + ("" if n == seeds_in_row else f" (n={n})")
-
-
-def diff_cell(a: list[float], b: list[float], digits: int) -> str:
-    d, se, resolved = difference(a, b)
-    if math.isnan(d):
-        return "–"
-    if resolved is None:
-        return f"{d:+.{digits}f} (under 2 seeds: not judged)"
-    return f"{d:+.{digits}f} ± {fmt(se, digits)}: " + ("resolved" if resolved else "within seed spread")
 
 
 # --- parsing ------------------------------------------------------------------------------
@@ -171,7 +132,7 @@ def find_blocks(text: str, doc: Path) -> list[Block]:
             line = text.count("\n", 0, m.start()) + 1
             raise ConfigError(f"{doc}:{line}: an rpusim marker without its pair (blocks are "
                               "<!-- rpusim:KIND ... --> ... <!-- /rpusim:KIND -->, KIND table, figure, bench, "
-                              "benchcurve or computed)")
+                              "benchcurve, computed or compare)")
     return blocks
 
 
@@ -490,6 +451,14 @@ def regenerate(doc: Path, root: Path, write: bool, views: dict[str, ComputedView
             if "path" in b.params:
                 side = sidecar_problem(b, root, data, "code's numbers")
                 draw = view.draw
+        elif b.kind == "compare":
+            study = doc_compare.compare_study(b.params, root, b.where())
+            link = _rel(Path(b.params["path"]), b.doc, root) if "path" in b.params and study else None
+            body = doc_compare.render_compare(b.params, study, b.where(), link)
+            if link:
+                data = doc_compare.compare_figure_data(b.params, study, b.where())
+                side = sidecar_problem(b, root, data, "records")
+                draw = doc_compare.compare_drawer(b.params)
         else:
             body = render_bench(root)
         body += "\n"

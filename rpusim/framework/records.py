@@ -254,6 +254,14 @@ def _git(root: Path, *args: str) -> str:
         return ""
 
 
+def commit_state(root: str | Path) -> tuple[str, bool]:
+    """The short git commit of the repository at ``root`` ("unknown" outside git) and whether its
+    tracked files differ from that commit (dirty)."""
+    root = Path(root)
+    commit = _git(root, "rev-parse", "--short", "HEAD")
+    return commit or "unknown", bool(_git(root, "status", "--porcelain", "--untracked-files=no"))
+
+
 def machine() -> dict:
     """The machine a benchmark ran on: CPU model, logical cores, OS, Python."""
     model = platform.processor() or platform.machine()
@@ -277,10 +285,10 @@ def write_bench_record(bench: str, figures: dict, settings: dict, root: str | Pa
     import torch
     root = Path(root) if root is not None else Path(__file__).resolve().parents[2]
     now = now or _dt.datetime.now(_dt.timezone.utc)
-    commit = _git(root, "rev-parse", "--short", "HEAD")
+    commit, dirty = commit_state(root)
     record = {
         "benchmark": check_name(bench, "benchmark"), "date": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "commit": commit or "unknown", "dirty": bool(_git(root, "status", "--porcelain", "--untracked-files=no")),
+        "commit": commit, "dirty": dirty,
         "command": " ".join(argv if argv is not None else [Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""), "torch_threads": torch.get_num_threads(),
         "machine": machine(), "torch": torch.__version__, "rpusim": __version__,

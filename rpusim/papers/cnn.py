@@ -54,7 +54,7 @@ PRESETS = {
 }
 
 CLAIMS = {
-    "fp": "≈0.8% test error after 30 epochs [unverified, papers.md §2]",
+    "fp": "≈0.8% test error after 30 epochs [unverified figure, Gokmen, Onen, Haensch 2017]",
     "rpu-baseline": "analog noise and bounds hurt CNN training significantly [paper]",
     "+nm": "lower error than the baseline [paper]",
     "+bm": "lower error than +nm [paper]",

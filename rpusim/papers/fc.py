@@ -41,7 +41,7 @@ PRESETS = {
 }
 
 CLAIMS = {
-    "fp": "≈2% test error after 30 epochs [unverified figure, papers.md §1]",
+    "fp": "≈2% test error after 30 epochs [unverified figure, Gokmen & Vlasov 2016]",
     "rpu-baseline": "≈0.3% error penalty over floating point for the specified RPU [unverified]",
 }
 
