@@ -76,32 +76,27 @@ def _draw_sample(v, c, b, width, active, buf, where, fired, lines, thresholds, p
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     n_lines = lines_that_can_fire(v, c, b, lines, thresholds)
     n_words = (width + 63) >> 6
-    piece_col, piece_word = pieces[0], pieces[1]
+    piece_line, piece_word = pieces[0], pieces[1]
     piece_mask, piece_thr, drawn = pieces[2].view(np.uint64), pieces[3].view(np.uint64), pieces[4].view(np.uint64)
     n_pieces = 0
     for k in range(n_lines):
         i = lines[k]
-        col = where[i]
         q = c[b] * abs(v[b, i])
         if q <= SPARSE:
-            hit, s0, s1, s2, s3 = skip_to_pulses(q, width, 0, buf[:, col], s0, s1, s2, s3)
+            hit, s0, s1, s2, s3 = skip_to_pulses(q, width, 0, buf[:, where[i]], s0, s1, s2, s3)
             fired[i] |= hit
             continue
         for w in range(n_words):
             mask = active[w] & slot_mask(0, min(64, width - 64 * w))
             if mask:
-                piece_col[n_pieces], piece_word[n_pieces] = col, w
+                piece_line[n_pieces], piece_word[n_pieces] = i, w
                 piece_mask[n_pieces], piece_thr[n_pieces] = mask, thresholds[i]
                 n_pieces += 1
     bernoulli_words(piece_thr[:n_pieces], piece_mask[:n_pieces], lanes, drawn[:n_pieces])
     for k in range(n_pieces):
-        buf[piece_word[k], piece_col[k]] = drawn[k]
-    for k in range(n_lines):  # fired: any pulse in the sample
-        i = lines[k]
-        seen = uint64(0)
-        for w in range(n_words):
-            seen |= buf[w, where[i]]
-        fired[i] |= seen != uint64(0)
+        i = piece_line[k]
+        buf[piece_word[k], where[i]] = drawn[k]
+        fired[i] |= drawn[k] != uint64(0)
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
     return n_lines
 
