@@ -13,7 +13,7 @@ ratio of step times is a ratio of epoch times.
 
 Targets (issue 16): CTF ÷ FP ≤ 3× at batch 1 and 100, CTF ÷ constant ≤ 1.5× at N = 1000.
 
-    OMP_NUM_THREADS=1 python3 benchmarks/bench_ctf.py [--slots 10,100,1000] [--batches 1,100]
+    OMP_NUM_THREADS=1 python3 benchmarks/bench_ctf.py [--slots 10,100,1000] [--batches 1,10,100]
         [--rounds 5] [--steps 0] [--t-gap 5] [--no-compensation] [--threads 1]
 """
 from __future__ import annotations
@@ -89,7 +89,7 @@ def _ratio(r: tuple) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--slots", default="10,100,1000", help="comma-separated N = BL values")
-    ap.add_argument("--batches", default="1,100", help="comma-separated mini-batch sizes")
+    ap.add_argument("--batches", default="1,10,100", help="comma-separated mini-batch sizes (10: the grid's)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=0, help="steps per round (default: 200 at batch 1, 20 else)")
     ap.add_argument("--t-gap", type=float, default=5.0, help="CTF gap between pulse slots (µs)")

@@ -21,7 +21,9 @@ site                                   kernel and the features it implements
 ``tile.AnalogTile.update``             :func:`.tile.bit_counts.packed_update_counts`: the fast
                                        update (``mode='fast'``, ``counting`` 'auto' or 'packed'),
                                        update and BL management included, clipping per update
-                                       (``clip='per_update'``, or one sample); tensors x, δ
+                                       (``clip='per_update'``, or one sample; long trains drawn
+                                       and counted sample by sample, :mod:`.tile.sample_trains`);
+                                       tensors x, δ
 ``pulsed_update.ordered_update``       :func:`.devices.constant_step_kernel.constant_steps_ordered_at`:
                                        ``clip='per_pulse'``, the cells that got pulses of both
                                        signs walked slot by slot (γ = 0); tensors: state, trains

@@ -1,6 +1,7 @@
 """The fast CTF update at large N (issue 16): the vectorised CTF kernel against the torch
-reference law, the long compressed pulse trains, the bit-parallel Bernoulli words of long dense
-trains, the tile's whole fast update against the reference path, and the blocked coincidence count."""
+reference law, the long compressed pulse trains, the lane-parallel Bernoulli words of long dense
+trains, the tile's whole fast update against the reference path, and the coincidence counts
+(blocked over the whole batch, and sample by sample)."""
 from __future__ import annotations
 
 import math
@@ -13,7 +14,7 @@ from numba import njit
 from rpusim.devices import CTFDevice
 from rpusim.fast_path import reference_path
 from rpusim.numba_random import seeded_state
-from rpusim.tile.bernoulli_words import bernoulli_word
+from rpusim.tile.bernoulli_words import bernoulli_words, lane_streams
 
 N = 1000
 # (n_up, n_down) per column: single pulses, short and long trains, both signs, counts beyond N
@@ -135,40 +136,6 @@ def test_blocked_count_equals_the_popcount_of_every_slot():
     assert np.array_equal(n_up, (both & ~same).sum(2))
 
 
-@njit(cache=True)
-def _words(threshold, width, n_words, seed):
-    """``n_words`` bit-parallel Bernoulli words from one stream, as a uint64 array."""
-    rng = seeded_state(seed)
-    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
-    out = np.empty(n_words, np.uint64)
-    for k in range(n_words):
-        out[k], s0, s1, s2, s3 = bernoulli_word(threshold, width, s0, s1, s2, s3)
-    return out
-
-
-@pytest.mark.parametrize("q, width, seed", [(0.0, 64, 0), (2.0**-20, 64, 1), (0.02, 64, 2), (0.3, 10, 3),
-                                            (0.5, 64, 4), (1 - 2.0**-32, 33, 5), (1.0, 64, 6), (0.7, 1, 7)])
-def test_bit_parallel_words_fire_independently_at_the_threshold_rate(q, width, seed):
-    """Each of a word's ``width`` lanes fires with probability θ/2³² (θ = ⌊q·2³²⌋; within 4.5
-    standard errors), the lanes above ``width`` never; adjacent lanes and the same lane in
-    consecutive words fire independently (P(both) = p², within 4.5 standard errors)."""
-    from rpusim.tile.bernoulli_words import bernoulli_word  # noqa: F401  (the kernel under test)
-    n_words = 20000
-    threshold = np.uint64(min(int(q * 2**32), 2**32))
-    p = int(threshold) / 2**32
-    bits = np.unpackbits(_words(threshold, width, n_words, seed).view(np.uint8).reshape(n_words, 8),
-                         axis=1, bitorder="little").astype(float)
-    assert not bits[:, width:].any()
-    lanes = bits[:, :width]
-    n = lanes.size
-    assert abs(lanes.mean() - p) <= 4.5 * math.sqrt(p * (1 - p) / n) + 1e-12
-    if width > 1:
-        both = (lanes[:, :-1] * lanes[:, 1:]).mean()
-        assert abs(both - p * p) <= 4.5 * math.sqrt(p * p * (1 - p * p) / lanes[:, 1:].size) + 1e-12
-    again = (lanes[:-1] * lanes[1:]).mean()
-    assert abs(again - p * p) <= 4.5 * math.sqrt(p * p * (1 - p * p) / lanes[1:].size) + 1e-12
-
-
 def test_long_dense_trains_are_drawn_in_every_slot_with_binomial_counts():
     """When the side drawn first fires in more than three quarters of a long train's slots, the other
     side is drawn in every slot (no kept-slot compression), and the coincidence counts of N = 1000
@@ -235,3 +202,88 @@ def test_fast_update_at_n_1000_matches_the_reference_path_per_cell(batch, seed):
     var_se = torch.sqrt(var_of_var(f) + var_of_var(r))
     assert ((f.var(0) - r.var(0)).abs() <= 5 * var_se + 1e-12).all()
     assert (r.mean(0).abs() > 3 * r.std(0) / math.sqrt(reps)).float().mean() > 0.5  # most cells move
+
+
+@pytest.mark.parametrize("x_first", [False, True])
+def test_counts_drawn_sample_by_sample_have_the_binomial_moments(x_first):
+    """Long trains drawn and counted sample by sample (three samples of different lengths, a silent
+    one, signs changing between samples, a sparse line drawn by geometric skips): per cell the up
+    and down counts have the mean and variance of sums of independent Binomial(BL_b, p_bi·q_bj)
+    by sign (within 5 standard errors; 400 seeds), two cells of one δ line share its pulses
+    (covariance Σ_b BL_b·p₁p₂q(1 − q), within 5 standard errors), and lines that never fire are
+    left out."""
+    from rpusim.tile.sample_trains import sample_train_counts
+    x = np.array([[0.6, -0.3, 0.0, 0.01], [-0.5, 0.2, 0.0, 0.01], [0.0, 0.0, 0.0, 0.0], [0.4, 0.4, 0.0, -0.01]],
+                 np.float32)
+    d = np.array([[0.9, -0.4, 0.0], [0.3, 0.3, 0.0], [0.5, 0.5, 0.0], [-0.2, 0.7, 0.0]], np.float32)
+    limits = np.array([1000, 300, 0, 129], np.int64)
+    ones, reps = np.ones(4), 400
+    counts = []
+    for seed in range(reps):
+        rows, cols, up, down = sample_train_counts(x, ones, d, ones, limits, x_first, seed)
+        assert rows.tolist() == [0, 1] and cols.tolist() == [0, 1, 3]
+        counts.append(np.stack([up, down]))
+    counts = np.array(counts, float)
+    p = x[:, [0, 1, 3]]
+    q = d[:, [0, 1]]
+    pq = q[:, :, None] * p[:, None, :]  # samples × rows × cols, signed
+    n = limits[:, None, None]
+    mean_up = (n * np.abs(pq) * (pq < 0)).sum(0)
+    mean_down = (n * np.abs(pq) * (pq > 0)).sum(0)
+    var_up = (n * np.abs(pq) * (1 - np.abs(pq)) * (pq < 0)).sum(0)
+    var_down = (n * np.abs(pq) * (1 - np.abs(pq)) * (pq > 0)).sum(0)
+    for k, (mean, var) in enumerate(((mean_up, var_up), (mean_down, var_down))):
+        assert np.all(np.abs(counts[:, k].mean(0) - mean) <= 5 * np.sqrt(var / reps) + 1e-9)
+        assert np.all(np.abs(counts[:, k].var(0, ddof=1) - var) <= 5 * np.sqrt(2 * var**2 / reps) + 0.05)
+    total = counts.sum(1)  # up + down of each cell
+    a, b = np.abs(p[:, 0]), np.abs(p[:, 1])
+    qa = np.abs(q[:, 0])
+    cov = (limits * a * b * qa * (1 - qa)).sum()
+    emp = np.cov(total[:, 0, 0], total[:, 0, 1])[0, 1]
+    v0, v1 = (var_up + var_down)[0, 0], (var_up + var_down)[0, 1]
+    assert abs(emp - cov) < 5 * math.sqrt((v0 * v1 + cov**2) / reps)
+
+
+@njit(cache=True)
+def _lane_words(thresholds, masks, rounds, seed):
+    """``rounds`` calls of the lane-parallel draw of all ``thresholds`` (rounds × words)."""
+    lanes = lane_streams(seeded_state(seed))
+    out = np.empty((rounds, thresholds.size), np.uint64)
+    for k in range(rounds):
+        bernoulli_words(thresholds, masks, lanes, out[k])
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lane_parallel_words_fire_independently_at_their_own_rates(seed):
+    """The lane-parallel draw (16 streams, words of a group from different streams, groups cut
+    short when every slot is decided): every word's slots in its mask fire with its own
+    probability θ/2³² (0, tiny, moderate, 1 − 2⁻³², 1; within 4.5 standard errors), the others
+    never; slots in one word, in other words (other streams, other groups) and in the same word
+    of consecutive calls fire independently (P(both) = p₁p₂ within 4.5 standard errors)."""
+    q = np.array([0.3, 0.0, 2.0**-20, 0.02, 0.5, 0.7, 1 - 2.0**-32, 1.0, 0.3, 0.1, 0.3, 0.9, 0.3, 0.05, 0.3, 0.3,
+                  0.3, 0.25, 0.3])  # 19 words: a full group of 16 and a partial one
+    widths = [64, 64, 64, 64, 64, 33, 64, 17, 1, 64, 64, 64, 64, 64, 64, 64, 64, 5, 64]
+    masks = [(1 << w) - 1 for w in widths]
+    masks[9] = 0xF0F0_0000_FFFF_0F00  # slots with gaps
+    masks[10] = 0xFFFF << 48  # the top slots only
+    masks = np.array(masks, np.uint64)
+    thresholds = np.array([min(int(v * 2**32), 2**32) for v in q], np.uint64)
+    p = thresholds.astype(float) / 2**32
+    rounds = 6000
+    words = _lane_words(thresholds, masks, rounds, seed)
+    bits = np.unpackbits(words.view(np.uint8).reshape(rounds, q.size, 8), axis=2, bitorder="little").astype(float)
+    inside = np.unpackbits(masks.view(np.uint8).reshape(q.size, 8), axis=1, bitorder="little").astype(bool)
+    for k in range(q.size):
+        assert not bits[:, k, ~inside[k]].any()
+        lanes = bits[:, k, inside[k]]
+        assert abs(lanes.mean() - p[k]) <= 4.5 * math.sqrt(p[k] * (1 - p[k]) / lanes.size) + 1e-12
+    for a, b in ((0, 8), (0, 10), (10, 12), (4, 18)):  # words of other streams and groups
+        slot_a, slot_b = np.flatnonzero(inside[a])[0], np.flatnonzero(inside[b])[-1]
+        both = (bits[:, a, slot_a] * bits[:, b, slot_b]).mean()
+        assert abs(both - p[a] * p[b]) <= 4.5 * math.sqrt(p[a] * p[b] / rounds)
+    lanes = bits[:, 0, :]
+    both = (lanes[:, :-1] * lanes[:, 1:]).mean()  # adjacent slots of one word
+    assert abs(both - p[0] ** 2) <= 4.5 * math.sqrt(p[0] ** 2 / lanes[:, 1:].size)
+    again = (lanes[:-1] * lanes[1:]).mean()  # the same slot in consecutive calls
+    assert abs(again - p[0] ** 2) <= 4.5 * math.sqrt(p[0] ** 2 / lanes[1:].size)

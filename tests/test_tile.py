@@ -87,12 +87,14 @@ def test_pulse_trains_are_independent_bernoulli_slots(q, limit):
     coincidences and the pulse-count distribution of Binomial(limit, q)."""
     import numpy as np
     from rpusim.numba_random import seeded_state
+    from rpusim.tile.bernoulli_words import lane_streams
     from rpusim.tile.bit_counts import _pack_line_pulses
     n = 40_000
     x = np.full((n, 1), q, np.float32)
     limits, bases = np.full(n, limit, np.int64), np.arange(n, dtype=np.int64) * limit
     pos, neg = np.zeros((1, (n * limit + 63) // 64), np.uint64), np.zeros((1, (n * limit + 63) // 64), np.uint64)
-    _pack_line_pulses(x, np.ones(n), limits, bases, pos, neg, np.zeros(1, np.bool_), seeded_state(9))
+    rng = seeded_state(9)
+    _pack_line_pulses(x, np.ones(n), limits, bases, pos, neg, np.zeros(1, np.bool_), rng, lane_streams(rng))
     assert not neg.any()
     bits = _bits(pos[0], n, limit)
     se = math.sqrt(q * (1 - q) / n)
@@ -133,13 +135,15 @@ def test_tiny_pulse_probabilities_keep_their_resolution(limit):
     between 1 and 2 steps of 2⁻¹⁶) still fires at its own rate, not at a multiple of 2⁻¹⁶."""
     import numpy as np
     from rpusim.numba_random import seeded_state
+    from rpusim.tile.bernoulli_words import lane_streams
     from rpusim.tile.bit_counts import _pack_line_pulses
     q, n_lines, n = 3e-5, 64, 100_000
     x = np.full((n, n_lines), q, np.float32)
     limits, bases = np.full(n, limit, np.int64), np.arange(n, dtype=np.int64) * limit
     words = (n * limit + 63) // 64
     pos, neg = np.zeros((n_lines, words), np.uint64), np.zeros((n_lines, words), np.uint64)
-    _pack_line_pulses(x, np.ones(n), limits, bases, pos, neg, np.zeros(n_lines, np.bool_), seeded_state(3))
+    rng = seeded_state(3)
+    _pack_line_pulses(x, np.ones(n), limits, bases, pos, neg, np.zeros(n_lines, np.bool_), rng, lane_streams(rng))
     fired = int(np.unpackbits(pos.view(np.uint8)).sum())
     expected = q * n * limit * n_lines
     assert abs(fired - expected) < 4.5 * math.sqrt(expected)  # 2⁻¹⁶ alone would give half of it

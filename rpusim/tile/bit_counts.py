@@ -6,15 +6,16 @@ x = 0 or δ = 0 get no slots. The time slots of an update (BL per sample, or BL_
 management, the samples' trains back to back) are packed into 64-bit words per line,
 separately for slots where the line's value is positive and negative. Column i fires in slot (b, t) with
 probability p_bi, drawn as a Bernoulli process: slot by slot from 32-bit halves of
-xoshiro256** words for short trains (≤ 64 slots), 64 slots at once by bit-parallel comparisons
-(:mod:`.bernoulli_words`) for long dense ones, by geometric skipping (one random number per
-pulse instead of per slot) for long sparse ones. A cross-point's coincidences are
-then popcounts of ANDed words:
+xoshiro256** words for short trains (≤ 64 slots), 64 slots at once by bit-parallel comparisons,
+16 words side by side (:mod:`.bernoulli_words`), for long dense ones, by geometric skipping
+(one random number per pulse instead of per slot) for long sparse ones. A cross-point's
+coincidences are then popcounts of ANDed words:
 
     n_down_ij = popcount(X⁺_i & D⁺_j) + popcount(X⁻_i & D⁻_j)    (sign(x·δ) > 0: step down)
     n_up_ij   = popcount(X⁺_i & D⁻_j) + popcount(X⁻_i & D⁺_j)
 
-for the rows and columns that fired at all. Only coincidences matter, so the side expecting
+for the rows and columns that fired at all (long trains: sample by sample, one popcount per
+word, :mod:`.sample_trains`). Only coincidences matter, so the side expecting
 fewer pulses is drawn first, and the other side only in the slots where it fired, both kept
 compressed to those slots: the counts keep their exact distribution for a fraction of the random
 numbers and of the words to count. The counts have exactly the distribution of
@@ -33,21 +34,10 @@ from numba import njit, uint64
 
 from ..fast_path import draw_seed
 from ..numba_random import seeded_state, step, to_uniform
-from .bernoulli_words import bernoulli_word
+from .bernoulli_words import (LANES, SPARSE, bernoulli_words, lane_streams, lines_that_can_fire, skip_to_pulses,
+                              slot_mask)
 from .periphery_kernel import row_abs_max
-
-_M1, _M2, _M4, _H01 = (uint64(0x5555555555555555), uint64(0x3333333333333333),
-                       uint64(0x0F0F0F0F0F0F0F0F), uint64(0x0101010101010101))
-_SPARSE = 0.02  # long trains (> 64 slots) of lines firing at most this often per slot: geometric skips
-
-
-@njit(cache=True, inline="always")
-def _popcount(v):
-    v = v - ((v >> uint64(1)) & _M1)
-    v = (v & _M2) + ((v >> uint64(2)) & _M2)
-    v = (v + (v >> uint64(4))) & _M4
-    return (v * _H01) >> uint64(56)
-
+from .sample_trains import popcount, sample_train_counts
 
 @njit(cache=True, fastmath=True)
 def _abs_sum(row):
@@ -102,21 +92,6 @@ def _plan(x, d, lr, dw_min, bl, update_management, bl_management, um_clip_delta)
             for j in range(d.shape[1]):
                 clipped += cd[b] * abs(d[b, j]) > 1.0
     return cx, cd, limits, bases, stride, n_slots, total, clipped, x_pulses <= d_pulses
-
-
-@njit(cache=True, inline="always")
-def _lines_that_can_fire(v, c, b, lines, thresholds):
-    """Every line's threshold ⌊min(c_b·|v_bi|, 1)·2³²⌋ for a 32-bit uniform (one vectorised loop),
-    then the lines whose threshold is nonzero, listed first in ``lines`` without branching on
-    each value; returns their number."""
-    scale = c[b] * 4294967296.0  # a power of two: the same product as (c_b·|v_bi|)·2³²
-    for i in range(v.shape[1]):
-        thresholds[i] = uint64(min(scale * abs(v[b, i]), 4294967296.0))
-    n_lines = 0
-    for i in range(v.shape[1]):
-        lines[n_lines] = i
-        n_lines += thresholds[i] > 0
-    return n_lines
 
 
 @njit(cache=True, inline="always")
@@ -181,29 +156,58 @@ def _draw_short_trains(v, b, lines, n_lines, thresholds, first, width, pos, neg,
     return s0, s1, s2, s3
 
 
-@njit(cache=True, inline="always")
-def _skip_to_pulses(q, limit, base, i, positive, pos, neg, fired, s0, s1, s2, s3):
-    """Line i's pulses in slots base … base + limit − 1 with probability q < 1 each, by geometric
-    skips from pulse to pulse (one logarithm per pulse instead of a draw per slot): the new state."""
-    inv_log = 1.0 / np.log1p(-q)
-    t = -1
-    while True:  # geometric skips: the next firing slot after t
-        r, s0, s1, s2, s3 = step(s0, s1, s2, s3)
-        g = np.log(1.0 - to_uniform(r)) * inv_log
-        if g >= limit - 1 - t:  # compared as a float: for tiny q, g is beyond any integer
-            break
-        t += 1 + int(g)
-        k = base + t
-        if positive:
-            pos[i, k >> 6] |= uint64(1) << uint64(k & 63)
-        else:
-            neg[i, k >> 6] |= uint64(1) << uint64(k & 63)
-        fired[i] = True
+@njit(cache=True)
+def _draw_long_trains(v, c, b, lines, n_lines, thresholds, first, width, pos, neg, fired, pieces, words,
+                      lanes, s0, s1, s2, s3):
+    """Slots first … first + width − 1 (width > 64) of each of sample b's ``n_lines`` listed lines:
+    a line firing with probability ≤ ``SPARSE`` per slot by geometric skips from pulse to pulse
+    (stream s), every other line's slots word by word of the packed trains, all words of the
+    sample drawn bit-parallel at once (:func:`.bernoulli_words.bernoulli_words`, the ``lanes``
+    streams; ``pieces``, ``words``: scratch from :func:`_piece_scratch`) and ORed into place:
+    the new state of stream s."""
+    piece_line, piece_word = pieces[0], pieces[1]
+    piece_mask, piece_thr, drawn = words[0], words[1], words[2]
+    n_pieces = 0
+    end = first + width
+    for k in range(n_lines):
+        i = lines[k]
+        q = c[b] * abs(v[b, i])
+        if q <= SPARSE:
+            line_words = pos[i] if v[b, i] > 0 else neg[i]
+            hit, s0, s1, s2, s3 = skip_to_pulses(q, width, first, line_words, s0, s1, s2, s3)
+            fired[i] |= hit
+            continue
+        start = first
+        while start < end:
+            stop = min(end, (start | 63) + 1)
+            piece_line[n_pieces], piece_word[n_pieces] = i, start >> 6
+            piece_mask[n_pieces] = slot_mask(start & 63, stop - start)
+            piece_thr[n_pieces] = thresholds[i]
+            n_pieces += 1
+            start = stop
+    bernoulli_words(piece_thr[:n_pieces], piece_mask[:n_pieces], lanes, drawn[:n_pieces])
+    for k in range(n_pieces):
+        acc = drawn[k]
+        if acc:
+            i = piece_line[k]
+            if v[b, i] > 0:
+                pos[i, piece_word[k]] |= acc
+            else:
+                neg[i, piece_word[k]] |= acc
+            fired[i] = True
     return s0, s1, s2, s3
 
 
 @njit(cache=True)
-def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
+def _piece_scratch(n_lines, limits):
+    """Scratch for :func:`_draw_long_trains`, room for the one-word pieces of a sample's longest
+    train on every line: (line, word) as int64 and (slots, threshold, drawn word) as uint64."""
+    capacity = n_lines * (np.max(limits) // 64 + 2)
+    return np.empty((2, capacity), np.int64), np.empty((3, capacity), np.uint64)
+
+
+@njit(cache=True)
+def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng, lanes):
     """Draw the pulse train of every line i (probability c_b·|v_bi| per slot, sign of v_bi; v is
     samples × lines, read row by row) into pos/neg words: sample b occupies slots bases[b] …
     bases[b] + limits[b] − 1 of every line.
@@ -211,68 +215,51 @@ def _pack_line_pulses(v, c, limits, bases, pos, neg, fired, rng):
     Every slot compares one 32-bit half of a random word with the probability (resolution 2⁻³²).
     A train of up to 64 slots is built in one word, two slots per random word without branches,
     and ORed into the one or two words of the line it covers (single-slot trains use the two
-    halves of a word for two lines); longer trains go word by word when dense (64 slots from
-    ≈ 7 random words: :func:`.bernoulli_words.bernoulli_word`) and skip geometrically from
-    pulse to pulse when sparse (one logarithm per pulse).
+    halves of a word for two lines); longer trains (:func:`_draw_long_trains`) go word by word
+    when dense (64 slots from ≈ 11 random words, 16 words side by side:
+    :func:`.bernoulli_words.bernoulli_words`) and skip geometrically from pulse to pulse when
+    sparse (one logarithm per pulse).
     """
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     n_samples, n = v.shape
     lines = np.empty(n, np.int64)
     thresholds = np.empty(n, np.uint64)
+    pieces, words = _piece_scratch(n, limits)
     for b in range(n_samples):
         limit = limits[b]
         if limit == 0:
             continue
         base = bases[b]
-        end = base + limit
         if limit == 1:  # one slot (BL management's usual case for small updates)
-            n_lines = _lines_that_can_fire(v, c, b, lines, thresholds)
+            n_lines = lines_that_can_fire(v, c, b, lines, thresholds)
             s0, s1, s2, s3 = _draw_one_slot(v, b, lines, n_lines, thresholds, base, pos, neg, fired, s0, s1, s2, s3)
             continue
         if limit <= 64:  # a short train: built in one word, placed at its slots
-            n_lines = _lines_that_can_fire(v, c, b, lines, thresholds)
+            n_lines = lines_that_can_fire(v, c, b, lines, thresholds)
             s0, s1, s2, s3 = _draw_short_trains(v, b, lines, n_lines, thresholds, base, limit, pos, neg, fired,
                                                 s0, s1, s2, s3)
             continue
-        for i in range(n):
-            q = c[b] * abs(v[b, i])
-            if not q > 0.0:
-                continue
-            positive = v[b, i] > 0
-            if q > _SPARSE:
-                threshold = uint64(min(q, 1.0) * 4294967296.0)
-                k = base
-                while k < end:  # 64 slots at most per word of the line, drawn bit-parallel
-                    w_end = min(end, (k | 63) + 1)
-                    acc, s0, s1, s2, s3 = bernoulli_word(threshold, w_end - k, s0, s1, s2, s3)
-                    acc <<= uint64(k & 63)
-                    k = w_end
-                    if acc:
-                        if positive:
-                            pos[i, (w_end - 1) >> 6] |= acc
-                        else:
-                            neg[i, (w_end - 1) >> 6] |= acc
-                        fired[i] = True
-                continue
-            s0, s1, s2, s3 = _skip_to_pulses(q, limit, base, i, positive, pos, neg, fired, s0, s1, s2, s3)
+        n_lines = lines_that_can_fire(v, c, b, lines, thresholds)
+        s0, s1, s2, s3 = _draw_long_trains(v, c, b, lines, n_lines, thresholds, base, limit, pos, neg, fired,
+                                           pieces, words, lanes, s0, s1, s2, s3)
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
 
 
 @njit(cache=True)
-def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
+def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng, lanes):
     """Like :func:`_pack_line_pulses`, but draw each line's slots only where ``active`` (a word per
     64 slots) is set: the slots where a line of the other side fired. Elsewhere a pulse could not
     meet one, so leaving it undrawn changes no count. The trains are written compressed: the k-th
     active slot (in slot order) is bit k of pos/neg, so a sample's m active slots are m adjacent
     bits. Each drawn slot compares one 32-bit half of a random word with the probability: with one
     active slot in a sample, two lines per word; with up to 64, a line's slots two per word,
-    gathered in a register and written once; with more, line by line, 64 slots per register
-    (bit-parallel, :func:`.bernoulli_words.bernoulli_word`), or by
-    geometric skips from pulse to pulse for lines with probability ≤ ``_SPARSE``."""
+    gathered in a register and written once; with more, as the long trains of
+    :func:`_pack_line_pulses` (:func:`_draw_long_trains`)."""
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
     n_samples, n = v.shape
     lines = np.empty(n, np.int64)
     thresholds = np.empty(n, np.uint64)
+    pieces, words = _piece_scratch(n, limits)
     rank = 0  # compressed position of the sample's first active slot
     for b in range(n_samples):
         m = 0
@@ -280,25 +267,15 @@ def _pack_at_slots(v, c, limits, bases, active, pos, neg, fired, rng):
             m += (active[slot >> 6] >> uint64(slot & 63)) & uint64(1)
         if m == 0:
             continue
-        n_lines = _lines_that_can_fire(v, c, b, lines, thresholds)
+        n_lines = lines_that_can_fire(v, c, b, lines, thresholds)
         if m == 1:
             s0, s1, s2, s3 = _draw_one_slot(v, b, lines, n_lines, thresholds, rank, pos, neg, fired, s0, s1, s2, s3)
         elif m <= 64:
             s0, s1, s2, s3 = _draw_short_trains(v, b, lines, n_lines, thresholds, rank, m, pos, neg, fired,
                                                 s0, s1, s2, s3)
-        else:  # a long train: line by line, as in _pack_line_pulses (sparse lines skip from pulse to pulse)
-            for k in range(n_lines):
-                i = lines[k]
-                q = c[b] * abs(v[b, i])
-                if q <= _SPARSE:
-                    s0, s1, s2, s3 = _skip_to_pulses(q, m, rank, i, v[b, i] > 0, pos, neg, fired, s0, s1, s2, s3)
-                    continue
-                for start in range(0, m, 64):
-                    width = min(m - start, 64)
-                    acc, s0, s1, s2, s3 = bernoulli_word(thresholds[i], width, s0, s1, s2, s3)
-                    if acc:
-                        _place_word(pos, neg, i, rank + start, width, acc, v[b, i] > 0)
-                        fired[i] = True
+        else:  # a long train, as in _pack_line_pulses
+            s0, s1, s2, s3 = _draw_long_trains(v, c, b, lines, n_lines, thresholds, rank, m, pos, neg, fired,
+                                               pieces, words, lanes, s0, s1, s2, s3)
         rank += m
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
 
@@ -312,7 +289,7 @@ def _compress_lines(trains, active, before, out):
             bits = trains[line, w]
             while bits:
                 lowest = bits & (uint64(0) - bits)
-                k = before[w] + _popcount(active[w] & (lowest - uint64(1)))
+                k = before[w] + popcount(active[w] & (lowest - uint64(1)))
                 out[line, k >> 6] |= uint64(1) << uint64(k & 63)
                 bits ^= lowest
 
@@ -322,7 +299,7 @@ def _compress(pos, neg, active, kept_words):
     """The trains pos/neg with only the ``active`` slots kept (``kept_words`` words per line)."""
     before = np.zeros(active.size, np.int64)
     for w in range(1, active.size):
-        before[w] = before[w - 1] + _popcount(active[w - 1])
+        before[w] = before[w - 1] + popcount(active[w - 1])
     out_pos = np.zeros((pos.shape[0], kept_words), np.uint64)
     out_neg = np.zeros((pos.shape[0], kept_words), np.uint64)
     _compress_lines(pos, active, before, out_pos)
@@ -331,7 +308,7 @@ def _compress(pos, neg, active, kept_words):
 
 
 @njit(cache=True)
-def _draw_sides(first, c_first, second, c_second, limits, bases, n_slots, rng):
+def _draw_sides(first, c_first, second, c_second, limits, bases, n_slots, rng, lanes):
     """The first side's trains in full; the second's only in the slots where the first fired, both
     then compressed to those slots (see :func:`_pack_at_slots`), unless it fired in all of them,
     or, for long trains (more than 64 slots in a sample), in more than three quarters of them
@@ -342,23 +319,23 @@ def _draw_sides(first, c_first, second, c_second, limits, bases, n_slots, rng):
     fneg = np.zeros((first.shape[1], n_words), np.uint64)
     ffired = np.zeros(first.shape[1], np.bool_)
     sfired = np.zeros(second.shape[1], np.bool_)
-    _pack_line_pulses(first, c_first, limits, bases, fpos, fneg, ffired, rng)
+    _pack_line_pulses(first, c_first, limits, bases, fpos, fneg, ffired, rng, lanes)
     active = np.zeros(n_words, np.uint64)
     for line in range(fpos.shape[0]):
         for w in range(n_words):
             active[w] |= fpos[line, w] | fneg[line, w]
     n_active = 0
     for w in range(n_words):
-        n_active += _popcount(active[w])
+        n_active += popcount(active[w])
     if n_active == n_slots or (np.max(limits) > 64 and 4 * n_active > 3 * n_slots):  # long dense trains: all slots
         spos = np.zeros((second.shape[1], n_words), np.uint64)
         sneg = np.zeros((second.shape[1], n_words), np.uint64)
-        _pack_line_pulses(second, c_second, limits, bases, spos, sneg, sfired, rng)
+        _pack_line_pulses(second, c_second, limits, bases, spos, sneg, sfired, rng, lanes)
         return fpos, fneg, ffired, spos, sneg, sfired, np.zeros(0, np.uint64)
     kept_words = max((n_active + 63) // 64, 1)
     spos = np.zeros((second.shape[1], kept_words), np.uint64)
     sneg = np.zeros((second.shape[1], kept_words), np.uint64)
-    _pack_at_slots(second, c_second, limits, bases, active, spos, sneg, sfired, rng)
+    _pack_at_slots(second, c_second, limits, bases, active, spos, sneg, sfired, rng, lanes)
     fpos, fneg = _compress(fpos, fneg, active, kept_words)
     return fpos, fneg, ffired, spos, sneg, sfired, active
 
@@ -370,14 +347,19 @@ def _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed):
     fired, and both compressed to those slots (coincidences elsewhere are impossible, so the counts
     are the same)."""
     rng = seeded_state(seed)
+    # streams of the bit-parallel words, seeded only where a train is long (BL ≤ 64 draws as before)
+    lanes = lane_streams(rng) if np.max(limits) > 64 else np.zeros((4, LANES), np.uint64)
     if x_first:
-        xpos, xneg, xfired, dpos, dneg, dfired, kept = _draw_sides(x, cx, d, cd, limits, bases, n_slots, rng)
+        xpos, xneg, xfired, dpos, dneg, dfired, kept = _draw_sides(x, cx, d, cd, limits, bases, n_slots, rng, lanes)
     else:
-        dpos, dneg, dfired, xpos, xneg, xfired, kept = _draw_sides(d, cd, x, cx, limits, bases, n_slots, rng)
+        dpos, dneg, dfired, xpos, xneg, xfired, kept = _draw_sides(d, cd, x, cx, limits, bases, n_slots, rng, lanes)
     return xpos, xneg, dpos, dneg, xfired, dfired, kept
 
 
 _COUNT_BLOCK_BYTES = 1 << 18  # gathered x words per block of words: a part of a core's L2 cache
+# drawn and counted sample by sample from this many slots per sample on (average): trains in cache and
+# one popcount per word, against more work per sample
+_SLOTS_PER_SAMPLE = 128
 
 
 @njit(cache=True)
@@ -408,15 +390,20 @@ def _count(xpos, xneg, dpos, dneg, rows, cols):
                 if not (dp | dn):
                     continue
                 for c in range(n_cols):
-                    down_a[c] += _popcount((xp[w, c] & dp) | (xn[w, c] & dn))
-                    up_a[c] += _popcount((xp[w, c] & dn) | (xn[w, c] & dp))
+                    down_a[c] += popcount((xp[w, c] & dp) | (xn[w, c] & dn))
+                    up_a[c] += popcount((xp[w, c] & dn) | (xn[w, c] & dp))
     return up.astype(np.float32), down.astype(np.float32)
 
 
 @njit(cache=True)
 def _fired_counts(x, cx, d, cd, limits, bases, n_slots, x_first, seed):
-    """(rows, cols, up, down): :func:`_draw_trains`, then :func:`_count` on the δ lines (rows) and x
-    lines (cols) that fired — one call from Python, four arrays back instead of eleven."""
+    """(rows, cols, up, down): the counts of the δ lines (rows) and x lines (cols) that fired — one
+    call from Python, four arrays back. Trains of ``_SLOTS_PER_SAMPLE`` slots per sample or more
+    on average are drawn and counted sample by sample (:func:`.sample_trains.sample_train_counts`),
+    shorter ones packed for the whole mini-batch (:func:`_draw_trains`) and counted at once
+    (:func:`_count`); both have the same distribution of counts."""
+    if n_slots >= _SLOTS_PER_SAMPLE * np.count_nonzero(limits):
+        return sample_train_counts(x, cx, d, cd, limits, x_first, seed)
     xpos, xneg, dpos, dneg, xfired, dfired, _ = _draw_trains(x, cx, d, cd, limits, bases, n_slots, x_first, seed)
     rows, cols = np.flatnonzero(dfired), np.flatnonzero(xfired)
     up, down = _count(xpos, xneg, dpos, dneg, rows, cols)
