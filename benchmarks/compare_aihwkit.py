@@ -92,6 +92,13 @@ def run_config(arm: str, seed: int, epochs: int, train_limit: int, experiment: s
 def aihwkit_model(model: torch.nn.Module, rpu):
     """The floating-point network on aihwkit tiles, its rpu config set field by field from ours."""
     from aihwkit.nn.conversion import convert_to_analog
+    config = aihwkit_config(rpu)
+    print(f"aihwkit rpu config: {config}", file=sys.stderr)
+    return convert_to_analog(model, config)
+
+
+def aihwkit_config(rpu):
+    """aihwkit's SingleRPUConfig(ConstantStepDevice) set field by field from our rpu config ``rpu``."""
     from aihwkit.simulator.configs import SingleRPUConfig
     from aihwkit.simulator.configs.devices import ConstantStepDevice
     from aihwkit.simulator.parameters.enums import BoundManagementType, NoiseManagementType
@@ -113,8 +120,7 @@ def aihwkit_model(model: torch.nn.Module, rpu):
     config.update.update_management = rpu.update.update_management
     config.update.update_bl_management = rpu.update.bl_management
     config.mapping.digital_bias = rpu.mapping.digital_bias
-    print(f"aihwkit rpu config: {config}", file=sys.stderr)
-    return convert_to_analog(model, config)
+    return config
 
 
 def train_arm(arm: str, seed: int, epochs: int, train_limit: int, out: Path, experiment: str) -> None:
