@@ -13,7 +13,9 @@ tile (new device population) and the same inputs; a statistic is printed as mean
     under zero-mean random δ, whose mean per cell is compared with the closed form
     E[ΔW_ij] = Σ_t lr|x_i δ_j|/Δw_min · (Δw_up − Δw_down)_ij / 2 (each simulator's own device steps).
 (b) forward and backward — y − W·x (W as each tile reads it): bias, sd, gain; typical inputs,
-    saturating inputs (bound management) and tiny errors in the backward pass (noise management).
+    saturating inputs (bound management) and tiny errors in the backward pass (noise management); and,
+    noise-free, the DAC level of the largest input in the bound-management pass r = 2, which lies exactly
+    halfway between two levels (rpusim rounds the tie up to 32, aihwkit's float32 x/res gives 31.4999… → 31).
 (c) conversion — the paper's CNN in floating point (same seed) converted by each simulator: initial
     analog weights against the floating-point ones, and the number of tiles per layer.
 
@@ -327,6 +329,23 @@ def part_b(seeds, batch: int = 400):
         report(f"{name}: sd/max|exact|", sd)
 
 
+def bm_tie() -> None:
+    """Noise and ADC off, x = (1, 0.4, …, 0.4), W = 0.5: the output saturates once, so the pass that counts
+    is r = 2, where the largest input x/(r·max|x|) = 0.5 lies exactly halfway between DAC levels 31 and 32
+    (7 bits: step 1/63). The level it got follows from the output."""
+    x = torch.full((1, IN), 0.4)
+    x[0, 0] = 1.0
+    levels = {}
+    for arm in ("rpusim", "aihwkit"):
+        extra = {"forward": {"out_noise": 0.0, **({"out_res": -1} if arm == "aihwkit" else {"out_bits": 0})}}
+        sim = make(arm, 0, extra)
+        sim.set(torch.full((OUT, IN), 0.5))
+        w = sim.get()
+        rest = float(w[0, 1:].sum()) * round(0.2 * 63) / 63 * 2  # the other inputs: 0.2 → level 13
+        levels[arm] = round((float(sim.fwd(x)[0, 0]) - rest) / (2 * float(w[0, 0])) * 63, 3)
+    print(f"  BM pass r=2, DAC level of the largest input (tie 31.5): {levels}")
+
+
 def part_c(seed: int = 0):
     """The fp CNN converted by each simulator: weights (with the bias column) and tiles per layer."""
     from aihwkit.nn.conversion import convert_to_analog
@@ -379,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         part_a(seeds)
     if "b" in args.parts:
         part_b(seeds)
+        bm_tie()
     if "c" in args.parts:
         part_c()
     return 0
