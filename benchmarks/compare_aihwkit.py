@@ -21,7 +21,11 @@ it is a comparison tool, never a test dependency (shared/aihwkit-reference.md sa
 
     OMP_NUM_THREADS=1 python3 benchmarks/compare_aihwkit.py --out runs/compare-aihwkit \\
         [--seeds 0,1,2] [--epochs 3] [--train-limit 0] [--arms rpusim,rpusim-aihwkit,aihwkit] \\
-        [--experiment cnn-fashion|fc-mnist]
+        [--experiment cnn-fashion|fc-mnist] [--log-every K]
+
+``--log-every K`` also appends, every K training batches, the mean training loss of those K
+batches to ``OUT/steps.jsonl`` (``{arm, seed, epoch, batches, train_loss}``): a diagnostic of where
+within an epoch a loss rises, not part of the record.
 
 ``--merge OUT... --into results/compare-aihwkit/STUDY`` joins run folders (one per arm, say) into
 the committed record that ``<!-- rpusim:compare dir=results/compare-aihwkit/STUDY -->`` blocks show
@@ -43,6 +47,8 @@ from rpusim.framework.runner import variant_configs
 from rpusim.framework.tasks import TASKS
 from rpusim.optim import AnalogSGD
 from rpusim.papers.catalog import get_experiment
+
+STEPS = "steps.jsonl"  # the --log-every diagnostic (not merged into the record)
 
 ARMS = ("rpusim", "rpusim-aihwkit", "aihwkit")
 #: The experiments compared, each with the analog variant the rpusim arms train and aihwkit's rpu
@@ -123,7 +129,29 @@ def aihwkit_config(rpu):
     return config
 
 
-def train_arm(arm: str, seed: int, epochs: int, train_limit: int, out: Path, experiment: str) -> None:
+class LossWindow:
+    """The mean loss of every ``every`` consecutive batches of an epoch (``every`` 0: none).
+
+    ``add(loss)`` returns ``{"batches": b, "train_loss": mean}`` when batch b closes a window,
+    else None; an epoch's last, shorter window is dropped (``restart`` begins the next epoch)."""
+
+    def __init__(self, every: int):
+        self.every, self.batches, self.total = every, 0, 0.0
+
+    def restart(self) -> None:
+        self.batches, self.total = 0, 0.0
+
+    def add(self, loss: float) -> dict | None:
+        self.batches += 1
+        self.total += loss
+        if not self.every or self.batches % self.every:
+            return None
+        window, self.total = self.total / self.every, 0.0
+        return {"batches": self.batches, "train_loss": window}
+
+
+def train_arm(arm: str, seed: int, epochs: int, train_limit: int, out: Path, experiment: str,
+              log_every: int = 0) -> None:
     cfg = run_config(arm, seed, epochs, train_limit, experiment)
     task = TASKS[cfg.task](cfg)
     torch.manual_seed(seed)
@@ -137,14 +165,20 @@ def train_arm(arm: str, seed: int, epochs: int, train_limit: int, out: Path, exp
         opt.regroup_param_groups(model)
     else:
         opt = AnalogSGD(model.parameters(), lr=cfg.train.lr)
+    window = LossWindow(log_every)
     for epoch in range(1, epochs + 1):
         start, total, n = time.time(), 0.0, 0
+        window.restart()
         for batch in task.batches(epoch):
             opt.zero_grad()
             loss = task.loss(model, batch)
             loss.backward()
             opt.step()
             total, n = total + float(loss.detach()), n + 1
+            closed = window.add(float(loss.detach()))
+            if closed:
+                with open(out / STEPS, "a") as f:
+                    f.write(json.dumps({"arm": arm, "seed": seed, "epoch": epoch, **closed}) + "\n")
         record = {"arm": arm, "seed": seed, "epoch": epoch, "train_loss": total / max(n, 1),
                   **task.evaluate(model), "seconds": round(time.time() - start, 1)}
         with open(out / LINES, "a") as f:
@@ -162,6 +196,8 @@ def parse_args(argv: list[str] | None):
     parser.add_argument("--experiment", default="cnn-fashion", choices=list(EXPERIMENTS),
                         help="the network compared (its analog variant: " +
                         ", ".join(f"{k}: {v}" for k, v in EXPERIMENTS.items()) + ")")
+    parser.add_argument("--log-every", type=int, default=0, metavar="K",
+                        help="also log the mean training loss of every K batches to OUT/steps.jsonl")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="OUT",
                         help="merge these run folders into --into instead of training")
     parser.add_argument("--into", type=Path, help="the record folder of --merge (results/compare-aihwkit/STUDY)")
@@ -172,6 +208,8 @@ def checked(args) -> tuple[list[str], list[int]]:
     """The arms and seeds of a training command; bad input raises ConfigError."""
     if args.out is None:
         raise ConfigError("--out: required (or --merge OUT... --into DIR)")
+    if args.log_every < 0:
+        raise ConfigError(f"--log-every {args.log_every}: expected 0 (off) or a positive number of batches")
     arms = args.arms.split(",")
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
@@ -180,7 +218,7 @@ def checked(args) -> tuple[list[str], list[int]]:
         seeds = [int(s) for s in args.seeds.split(",")]
     except ValueError:
         raise ConfigError(f"--seeds {args.seeds}: expected comma-separated integers") from None
-    held = [n for n in (LINES, META) if (args.out / n).exists()]
+    held = [n for n in (LINES, META, STEPS) if (args.out / n).exists()]
     if held:
         raise ConfigError(f"--out {args.out}: holds {', '.join(held)} of another run (give each run its own "
                           "folder; --merge joins them)")
@@ -207,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     write_meta(args.out, arms, seeds, args.epochs, args.train_limit, args.experiment)
     for seed in seeds:
         for arm in arms:
-            train_arm(arm, seed, args.epochs, args.train_limit, args.out, args.experiment)
+            train_arm(arm, seed, args.epochs, args.train_limit, args.out, args.experiment, args.log_every)
     return 0
 
 

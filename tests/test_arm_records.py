@@ -136,6 +136,21 @@ def test_a_run_folder_holding_records_is_refused(script, tmp_path, capsys):
     assert "holds records.jsonl, meta.json of another run" in capsys.readouterr().err
 
 
+def test_the_loss_window_logs_the_mean_of_every_k_batches_and_restarts_each_epoch(script):
+    window = script.LossWindow(2)
+    closed = [window.add(x) for x in (1.0, 3.0, 5.0, 9.0, 7.0)]
+    assert closed == [None, {"batches": 2, "train_loss": 2.0}, None, {"batches": 4, "train_loss": 7.0}, None]
+    window.restart()  # the epoch's short last window (7.0) is dropped
+    assert [window.add(x) for x in (4.0, 6.0)] == [None, {"batches": 2, "train_loss": 5.0}]
+    assert [script.LossWindow(0).add(1.0) for _ in range(3)] == [None, None, None]
+
+
+def test_a_negative_log_interval_is_refused(script, tmp_path, capsys):
+    assert script.main(["--out", str(tmp_path / "o"), "--log-every", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "--log-every -1" in err and len(err.strip().splitlines()) == 1
+
+
 def _row(text: str, epoch: int, arm: str) -> list[str]:
     line = next(ln for ln in text.splitlines() if ln.startswith(f"| {epoch} | `{arm}` |"))
     return [c.strip() for c in line.strip("|").split("|")]
