@@ -10,13 +10,12 @@ median round is reported. Target (issue 17): each algorithm ≤ 1.5× plain SGD 
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 
 import torch
 from torch import nn
 
-from bench_fc import time_steps  # the same timing loop as the FC benchmark (this folder)
+from bench_fc import step_bench_args, time_steps  # the FC benchmark's options and timing loop (this folder)
 from rpusim.data import load_mnist
 from rpusim.nn import AnalogLinear
 from rpusim.optim import AnalogSGD
@@ -50,15 +49,7 @@ def bench(batch: int, rounds: int, steps: int, x, y, algorithms: list[str]) -> d
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--batches", default="1,100", help="comma-separated mini-batch sizes")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=0, help="steps per round (default: 200 at batch 1, 20 else)")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    ap.add_argument("--record", action="store_true", help="also write the figures to results/benchmarks/NAME/DATE.json")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = step_bench_args(__doc__.splitlines()[0], 5, "200 at batch 1, 20 else")
     x, y = load_mnist("train")
     x = x.reshape(len(x), -1)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")

@@ -80,16 +80,23 @@ def bench(batch: int, rounds: int, steps: int, x, y) -> dict:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def step_bench_args(description: str, rounds: int, steps_default: str) -> argparse.Namespace:
+    """The options of the interleaved step benchmarks (--batches, --rounds, --steps, --threads,
+    --record), parsed, with torch's thread count set from --threads."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--batches", default="1,100", help="comma-separated mini-batch sizes")
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--steps", type=int, default=0, help="steps per round (default: 300 at batch 1, 30 else)")
+    ap.add_argument("--rounds", type=int, default=rounds)
+    ap.add_argument("--steps", type=int, default=0, help=f"steps per round (default: {steps_default})")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     ap.add_argument("--record", action="store_true", help="also write the figures to results/benchmarks/NAME/DATE.json")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    return args
+
+
+def main() -> None:
+    args = step_bench_args(__doc__.splitlines()[0], 7, "300 at batch 1, 30 else")
     x, y = load_mnist("train")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'batch':>5} {'fp ms/step':>11} {'rpusim ms/step':>15} {'rpusim/fp':>10}  others")
