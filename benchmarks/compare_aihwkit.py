@@ -174,8 +174,9 @@ def train_arm(arm: str, seed: int, epochs: int, train_limit: int, out: Path, exp
             loss = task.loss(model, batch)
             loss.backward()
             opt.step()
-            total, n = total + float(loss.detach()), n + 1
-            closed = window.add(float(loss.detach()))
+            value = float(loss.detach())
+            total, n = total + value, n + 1
+            closed = window.add(value)
             if closed:
                 with open(out / STEPS, "a") as f:
                     f.write(json.dumps({"arm": arm, "seed": seed, "epoch": epoch, **closed}) + "\n")
