@@ -76,8 +76,23 @@ def test_a_computed_block_is_written_drawn_and_checked_against_the_code(tmp_path
     assert any("v.json differs from the code's numbers" in p for p in problems)
 
 
+def test_a_computed_block_from_records_reads_them_under_the_root_and_says_so(tmp_path):
+    (tmp_path / "README.md").write_text("<!-- rpusim:computed name=r path=docs/img/r.png -->\n<!-- /rpusim:computed -->\n")
+    (tmp_path / "results" / "s").mkdir(parents=True)
+    (tmp_path / "results" / "s" / "n.txt").write_text("4")
+    views = {"r": ComputedView(lambda root: {"n": int((root / "results/s/n.txt").read_text())},
+                               lambda d: f"n = {d['n']}", lambda d, png: png.write_bytes(b"PNG"), records="results/s")}
+    report_documents(tmp_path, write=True, views=views)
+    text = (tmp_path / "README.md").read_text()
+    assert "Generated from the records in `results/s/`" in text and "n = 4\n" in text
+    (tmp_path / "results" / "s" / "n.txt").write_text("5")  # a new record
+    problems = report_documents(tmp_path, write=False, views=views)
+    assert any("name=r" in p and "differs from the records" in p for p in problems)
+    assert any("r.json differs from the records" in p for p in problems)
+
+
 @pytest.mark.parametrize("marker, message", [
-    ("name=nothing", "name=nothing: no such computed block (allowed: ctf-update-noise"),
+    ("name=nothing", "name=nothing: no such computed block (allowed: ctf-claims-fashion"),
     ("path=docs/img/a.png", "needs name="),
 ])
 def test_bad_computed_markers_are_refused(tmp_path, marker, message):

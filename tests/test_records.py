@@ -17,9 +17,10 @@ from rpusim.papers.catalog import get_experiment
 runner = CliRunner()
 
 
-def fake_run(folder, variant="fp", seed=0, errors=(9.0, 6.0, 4.5), finished=True, checkpoint=True):
+def fake_run(folder, variant="fp", seed=0, errors=(9.0, 6.0, 4.5), finished=True, checkpoint=True,
+             experiment="fc-mnist"):
     """A run folder as `rpusim run` writes it (config, metrics, summary), without training."""
-    cfg = variant_configs(get_experiment("fc-mnist"), [variant], "quick", {"train": {"epochs": len(errors)}}, seed)[variant]
+    cfg = variant_configs(get_experiment(experiment), [variant], "quick", {"train": {"epochs": len(errors)}}, seed)[variant]
     folder.mkdir(parents=True, exist_ok=True)
     save_config(cfg, folder)
     rows = [{"epoch": 0, "train_loss": float("nan"), "test_error": 90.0, "test_loss": 2.3, "time_s": 0.0}]

@@ -1,4 +1,6 @@
-"""Document blocks computed from the code itself (a device law, a simulation), not from run records.
+"""Document blocks computed by a paper's own code: from the code itself (a device law, a
+simulation), or from a study's run records by an analysis the generic tables cannot do (a heat
+map over two parameters, a verdict on a claim).
 
 A paper module describes such a block as a :class:`ComputedView`; the catalog lists them by name
 (:data:`rpusim.papers.catalog.COMPUTED`) and the command line hands them to
@@ -24,11 +26,23 @@ from typing import Callable
 class ComputedView:
     """How to compute, write and draw one generated block.
 
-    ``compute()`` returns the numbers as a JSON-able dict (same numbers on every call);
-    ``markdown(data)`` the block's text; ``draw(data, path)`` the PNG of a block with ``path=``.
+    ``compute()`` returns the numbers as a JSON-able dict (same numbers on every call) — or, for a
+    view with ``records`` (a folder under the repository root, e.g. ``results/ctf-grid``),
+    ``compute(root)`` from the records there; ``markdown(data)`` the block's text;
+    ``draw(data, path)`` the PNG of a block with ``path=``.
     """
 
-    compute: Callable[[], dict]
+    compute: Callable[..., dict]
     markdown: Callable[[dict], str]
     draw: Callable[[dict, Path], None] | None = None
     title: str = ""
+    records: str = ""
+
+    def numbers(self, root: Path) -> dict:
+        """The view's numbers: from the code, or from the records under ``root``."""
+        return self.compute(root) if self.records else self.compute()
+
+    def source(self) -> str:
+        """Where the numbers come from, in words (under the figure's link)."""
+        return f"Generated from the records in `{self.records}/`" if self.records else \
+            "Computed from the code, not from runs"

@@ -17,7 +17,7 @@ A document holds each generated block between two markers; the opening one says 
     <!-- /rpusim:benchcurve -->
 
     <!-- rpusim:computed name=ctf-update-noise path=docs/img/ctf_update_noise.png -->
-    ... computed from the code, not from records (:mod:`.computed`) ...
+    ... computed by a paper's code: from the code, or its analysis of a study's records (:mod:`.computed`) ...
     <!-- /rpusim:computed -->
 
     <!-- rpusim:compare dir=results/compare-aihwkit/STUDY ref=ARM path=docs/img/STUDY.png -->
@@ -357,7 +357,7 @@ def render_computed(block: Block, root: Path, view: ComputedView, data: dict) ->
         return text
     png = Path(block.params["path"])
     return (f"![{view.title or block.params['name']}]({_rel(png, block.doc, root)})\n\n"
-            f"Computed from the code, not from runs; the numbers plotted: "
+            f"{view.source()}; the numbers plotted: "
             f"[{png.with_suffix('.json').name}]({_rel(png.with_suffix('.json'), block.doc, root)}).\n\n" + text)
 
 
@@ -445,11 +445,11 @@ def regenerate(doc: Path, root: Path, write: bool, views: dict[str, ComputedView
         elif b.kind == "computed":
             view = computed_view(b, views)
             if b.params["name"] not in computed:
-                computed[b.params["name"]] = view.compute()
+                computed[b.params["name"]] = view.numbers(root)
             data = computed[b.params["name"]]
             body = render_computed(b, root, view, data)
             if "path" in b.params:
-                side = sidecar_problem(b, root, data, "code's numbers")
+                side = sidecar_problem(b, root, data, "records" if view.records else "code's numbers")
                 draw = view.draw
         elif b.kind == "compare":
             study = doc_compare.compare_study(b.params, root, b.where())
@@ -464,7 +464,7 @@ def regenerate(doc: Path, root: Path, write: bool, views: dict[str, ComputedView
         body += "\n"
         if body != b.body:
             problems.append(f"{b.where()}: the block differs from the " + ("code's numbers" if b.kind == "computed"
-                                                                             else "records"))
+                                                                             and not view.records else "records"))
         if side and write and draw is not None:
             write_figure_files(root / b.params["path"], data, draw)
         elif side:

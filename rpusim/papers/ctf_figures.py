@@ -39,7 +39,10 @@ def final_accuracy(exp_dir: Path) -> dict[str, float]:
     return out
 
 
-def heat_maps(acc: dict[str, float], grid: Grid, path: Path, title: str) -> Path:
+def heat_maps(acc: dict[str, float], grid: Grid, path: Path, title: str, near: float | None = None) -> Path:
+    """Accuracy over t_gap × N, without and with compensation; with ``near``, cells within ``near``
+    points of the software baseline (``acc["fp"]``) are framed in red."""
+    fp = acc.get("fp")
     fig, axes = pyplot().subplots(1, 2, figsize=(9, 3.6), sharey=True)
     maps = {comp: np.array([[acc.get(point_name(n, g, comp), np.nan) for n in grid.n_values] for g in grid.t_gaps])
             for comp in (False, True)}
@@ -52,14 +55,16 @@ def heat_maps(acc: dict[str, float], grid: Grid, path: Path, title: str) -> Path
             if np.isfinite(v):
                 ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=7,
                         color="white" if v < 0.5 * (vmin + vmax) else "black")
+                if near is not None and fp is not None and v >= fp - near:
+                    ax.add_patch(pyplot().Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=2))
         ax.set_xticks(range(len(grid.n_values)), [str(n) for n in grid.n_values])
         ax.set_yticks(range(len(grid.t_gaps)), [f"{g:g}" for g in grid.t_gaps])
         ax.set_xlabel("pulse slots N (= BL)")
         ax.set_title("with compensation" if comp else "without compensation", fontsize=9)
         fig.colorbar(im, ax=ax, shrink=0.8, label="test accuracy (%)")
     axes[0].set_ylabel("t_gap (µs)")
-    fp = acc.get("fp")
-    fig.suptitle(title + (f" — software baseline {fp:.1f}%" if fp is not None else ""), fontsize=10)
+    framed = f"; framed: within {near:g} points" if near is not None and fp is not None else ""
+    fig.suptitle(title + (f" — software baseline {fp:.1f}%{framed}" if fp is not None else ""), fontsize=10)
     return save_figure(fig, path, dpi=90)
 
 
