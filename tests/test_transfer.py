@@ -13,7 +13,7 @@ from functools import lru_cache
 import pytest
 import torch
 
-from rpusim.devices import symmetry_point
+from rpusim.devices import CTFDevice, symmetry_point
 from rpusim.fast_path import reference_forced
 from rpusim.framework.config import build_config
 from rpusim.nn import AnalogConv2d, AnalogLinear, AnalogLSTM
@@ -410,3 +410,20 @@ def test_ctf_layer_trains_under_every_algorithm(algorithm, compensation):
         assert torch.equal(dw, torch.zeros_like(dw))
     else:
         assert (dw.sign() == direction).float().mean() > 0.75 and (dw * direction).sum() > 0, dw
+
+
+def test_mixed_precision_fires_its_whole_steps_in_trains_of_bl_slots(monkeypatch):
+    """The transfer's pulses go out in trains of the array's BL slots (more in consecutive trains), as a
+    gradient update's: the CTF cell's train tables are asked for BL slots whatever the largest count, so
+    they are computed once per number of trains, not once per count (formerly: slots = the largest count)."""
+    asked = []
+    tables = CTFDevice._tables
+    monkeypatch.setattr(CTFDevice, "_tables", lambda self, slots, top: asked.append(slots) or tables(self, slots, top))
+    cfg = RPUConfig.from_dict({"device": CTF, "algorithm": {"type": "mixed-precision"}, "update": {"bl": 100}})
+    tile = tile_class(cfg)(3, 5, cfg, 0)
+    gen = torch.Generator().manual_seed(0)
+    before = tile.get_weights().clone()
+    for scale in (0.001, 0.01, 0.03, 0.1):  # up to ≈ 1000 whole steps of Δw_min = 10⁻⁴
+        tile.update(torch.rand(1, 5, generator=gen), scale * torch.rand(1, 3, generator=gen), 1.0)
+    assert asked and set(asked) == {100}
+    assert not torch.equal(tile.get_weights(), before)
