@@ -43,11 +43,10 @@ from pydantic import Field, model_validator
 from torch import Tensor
 
 from ..fast_path import use_fast_kernel
-from .base import PulsedDevice, register_device
+from .base import PulsedDevice
 from .ctf_transient import cold_loss_factor, train_loss_moments
 
 
-@register_device
 class CTFDevice(PulsedDevice):
     """Charge-trap-flash cell: V_T moved along a saturating program curve by transient-limited pulses."""
 
