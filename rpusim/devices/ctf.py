@@ -1,6 +1,6 @@
 """Charge-trap-flash (CTF) cell with non-ideal program time [ours, after Shrivastava et al. 2024].
 
-Physics (``shared/papers.md`` §4, arXiv 2402.09792 and 2307.06088; equations ours):
+Physics (Shrivastava et al., arXiv 2402.09792 and 2307.06088; equations ours):
 
 * The cell's threshold voltage V_T moves inside the cell's own window [V_lo,ij, V_hi,ij];
   the weight is the linear map w = w_min + (V_T − v_lo)/(v_hi − v_lo)·(w_max − w_min) of
