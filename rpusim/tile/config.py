@@ -1,7 +1,7 @@
 """Configuration of one analog array and its periphery (the papers' "RPU baseline" by default).
 
 Defaults follow the RPU baseline of Gokmen & Vlasov 2016 / Gokmen, Onen, Haensch 2017 as
-encoded in aihwkit (see ``shared/papers.md`` §1): constant-step device, 7-bit DAC over
+encoded in aihwkit (Gokmen & Vlasov 2016, Front. Neurosci. 10:333): constant-step device, 7-bit DAC over
 |x| ≤ 1, output noise σ = 0.06, 9-bit ADC over |y| ≤ 12, noise management (abs-max) in
 both directions, bound management in the forward pass only, BL = 10 pulses.
 """
