@@ -8,10 +8,11 @@ from .linear_step import ConstantStepDevice, LinearStepDevice, SoftBoundsDevice
 from .nonlinear_step import ExpStepDevice, PowStepDevice
 from .piecewise_step import PiecewiseStepDevice
 from .presets import PRESETS, DevicePreset
-from .symmetry import nominal_symmetry_point, symmetry_point
+from .symmetry import has_symmetry_point, nominal_symmetry_point, symmetry_point
 
 __all__ = [
     "DEVICES", "PulsedDevice", "BoundedStepDevice", "ConstantStepDevice", "SoftBoundsDevice",
     "LinearStepDevice", "ExpStepDevice", "PowStepDevice", "PiecewiseStepDevice", "IdealDevice", "CTFDevice",
     "DEVICE_TYPES", "device_from_dict", "PRESETS", "DevicePreset", "symmetry_point", "nominal_symmetry_point",
+    "has_symmetry_point",
 ]
