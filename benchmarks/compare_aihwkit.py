@@ -1,6 +1,6 @@
-"""Side by side with the reference simulator (IBM aihwkit): one network, one analog variant, three arms.
+"""Side by side with the reference simulator (IBM aihwkit): one network, one analog variant, four arms.
 
-Three arms train the same network on the same images in the same order, over several seeds:
+Four arms train the same network on the same images in the same order, over several seeds:
 
 * ``rpusim``          — the experiment's analog variant as it is (``--variant``; default: ``+um`` of
                         ``cnn-fashion``, ``rpu-baseline`` of ``fc-mnist``, ``tiki-taka+soft-asym`` of
@@ -13,6 +13,8 @@ Three arms train the same network on the same images in the same order, over sev
                         analog variant's by :func:`aihwkit_rpu.aihwkit_config` (every field explicit;
                         plain SGD or Tiki-Taka's TransferCompound, constant-step or soft-bounds
                         devices; what does not map one to one is said there and in docs/transfer.md)
+* ``aihwkit-full-grad`` — the same without aihwkit's clamp gradient: the error of an output at or
+                        beyond its ADC's range still flows back, as in rpusim (:func:`aihwkit_model`)
 
 At the start a run writes ``OUT/meta.json`` (:func:`write_meta`: commit, versions, command line,
 date, machine, settings, the arms' options); each epoch appends one JSON line
@@ -22,7 +24,8 @@ distributions over seeds, not single runs. Without aihwkit the script prints one
 it is a comparison tool, never a test dependency (shared/aihwkit-reference.md says how to build it).
 
     OMP_NUM_THREADS=1 python3 benchmarks/compare_aihwkit.py --out runs/compare-aihwkit \\
-        [--seeds 0,1,2] [--epochs 3] [--train-limit 0] [--preset NAME] [--arms rpusim,rpusim-aihwkit,aihwkit] \\
+        [--seeds 0,1,2] [--epochs 3] [--train-limit 0] [--preset NAME] \\
+        [--arms rpusim,rpusim-aihwkit,aihwkit,aihwkit-full-grad] \\
         [--experiment cnn-fashion|fc-mnist|transfer-fc-mnist|transfer-fc-fashion] [--variant V] [--log-every K]
 
 ``--preset NAME`` takes the experiment's budget (epochs, training and test images; ``study`` of the
@@ -61,7 +64,9 @@ from rpusim.papers.catalog import get_experiment  # noqa: E402
 
 STEPS = "steps.jsonl"  # the --log-every diagnostic (not merged into the record)
 
-ARMS = ("rpusim", "rpusim-aihwkit", "aihwkit")
+ARMS = ("rpusim", "rpusim-aihwkit", "aihwkit", "aihwkit-full-grad")
+#: The arms aihwkit trains; ``aihwkit-full-grad`` without its clamp gradient (see :func:`aihwkit_model`).
+AIHWKIT_ARMS = ("aihwkit", "aihwkit-full-grad")
 #: The experiments compared, each with the analog variants the rpusim arms may train and aihwkit's rpu
 #: config is set from (the first: the default of --variant).
 TRANSFER_VARIANTS = ("tiki-taka+soft-asym", "sgd+soft-asym", "sgd+soft-sym")
@@ -91,8 +96,9 @@ def arm_options(arm: str, experiment: str = "cnn-fashion", variant: str | None =
     the floating-point variant, converted with an rpu config set from the analog ``variant``'s;
     default: the experiment's first)."""
     analog = variant or EXPERIMENTS[experiment][0]
-    if arm == "aihwkit":
-        return {"variant": "fp", "rpu_config_from": analog}
+    if arm in AIHWKIT_ARMS:
+        full = {"output_bound_gradient": "pass"} if arm == "aihwkit-full-grad" else {}
+        return {"variant": "fp", "rpu_config_from": analog, **full}
     return {"variant": analog, "overrides": aihwkit_options(experiment, analog) if arm == "rpusim-aihwkit" else {}}
 
 
@@ -130,11 +136,19 @@ def run_config(arm: str, seed: int, epochs: int | None, train_limit: int | None,
     return variant_configs(get_experiment(experiment), [chosen], preset, overrides, seed)[chosen]
 
 
-def aihwkit_model(model: torch.nn.Module, rpu):
-    """The floating-point network on aihwkit tiles, its rpu config set field by field from ours."""
+def aihwkit_model(model: torch.nn.Module, rpu, clamp_gradient: bool = True):
+    """The floating-point network on aihwkit tiles, its rpu config set field by field from ours.
+
+    aihwkit's tiles treat an output whose value (after noise and bound management's rescaling) lies
+    at or beyond ±0.999·out_bound as clamped: its gradient is zeroed in the backward pass (not in the
+    layer's own update). rpusim passes it on. ``clamp_gradient`` False switches aihwkit's off
+    (``handle_output_bound`` of every tile), as the ``aihwkit-full-grad`` arm does."""
     from aihwkit.nn.conversion import convert_to_analog
     print(f"aihwkit rpu config: {json.dumps(aihwkit_spec(rpu))}", file=sys.stderr)
-    return convert_to_analog(model, aihwkit_config(rpu))
+    converted = convert_to_analog(model, aihwkit_config(rpu))
+    for tile in converted.analog_tiles():
+        tile.handle_output_bound = clamp_gradient
+    return converted
 
 
 class LossWindow:
@@ -177,9 +191,9 @@ def train_arm(arm: str, seed: int, comparison: Comparison, out: Path, log_every:
     task = TASKS[cfg.task](cfg)
     torch.manual_seed(seed)
     model = task.build_model()
-    if arm == "aihwkit":
+    if arm in AIHWKIT_ARMS:
         from aihwkit.optim import AnalogSGD as TheirSGD
-        model = aihwkit_model(model, variant_rpu(comparison.experiment, comparison.variant))
+        model = aihwkit_model(model, variant_rpu(comparison.experiment, comparison.variant), arm == "aihwkit")
         opt = TheirSGD(model.parameters(), lr=cfg.train.lr)
         opt.regroup_param_groups(model)
     else:
@@ -256,7 +270,7 @@ def checked(args) -> tuple[list[str], list[int], Comparison]:
     comparison = comparison_of(args)
     for arm in arms:
         comparison.config(arm, seeds[0])
-    if "aihwkit" in arms:
+    if set(arms) & set(AIHWKIT_ARMS):
         aihwkit_spec(variant_rpu(comparison.experiment, comparison.variant))
     held = [n for n in (LINES, META, STEPS) if (args.out / n).exists()]
     if held:

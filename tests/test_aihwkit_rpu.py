@@ -121,6 +121,8 @@ def test_a_transfer_run_records_its_variant_and_test_limit(script, tmp_path):
                                 "test_limit": 2000}
     assert meta["arms"] == {"rpusim": {"variant": SGD, "overrides": {}},
                             "aihwkit": {"variant": "fp", "rpu_config_from": SGD}}
+    full = script.arm_options("aihwkit-full-grad", "transfer-fc-mnist", TT)
+    assert full == {"variant": "fp", "rpu_config_from": TT, "output_bound_gradient": "pass"}
 
 
 @pytest.mark.parametrize("args, message", [
@@ -145,3 +147,22 @@ def test_the_built_aihwkit_config_holds_the_mapped_fields(script, mapping):
     assert config.device.transfer_forward.noise_management.name == "NONE"
     assert config.mapping.max_input_size == 0 and config.update.desired_bl == 10
 
+
+
+def test_aihwkit_zeroes_the_gradient_of_a_saturated_output_unless_the_full_grad_arm_turns_it_off(script):
+    """A one-layer network whose outputs (≈ 15 after bound management) lie beyond out_bound 12: aihwkit
+    passes no gradient back to the input; without its clamp gradient it passes one, as rpusim does."""
+    if importlib.util.find_spec("aihwkit") is None:
+        pytest.skip("aihwkit is not importable here")
+    rpu = script.variant_rpu("transfer-fc-mnist", SGD)
+    grads = []
+    for clamp in (True, False):
+        layer = torch.nn.Linear(20, 3, bias=False)
+        with torch.no_grad():
+            layer.weight.fill_(0.75)
+        model = script.aihwkit_model(torch.nn.Sequential(layer), rpu, clamp_gradient=clamp)
+        assert all(t.handle_output_bound is clamp for t in model.analog_tiles())
+        x = torch.ones(1, 20, requires_grad=True)
+        model(x).sum().backward()
+        grads.append(x.grad.abs().max().item())
+    assert grads[0] == 0.0 and grads[1] > 1.0
