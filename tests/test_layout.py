@@ -146,3 +146,30 @@ def test_catalog_lists_every_experiment_the_papers_define_once():
     listed = {id(exp) for exp in CATALOG}
     assert set(defined) == listed, f"not in CATALOG: {[n for i, n in defined.items() if i not in listed]}"
     assert len(EXPERIMENTS) == len(CATALOG), "two experiments in CATALOG share a name"
+
+
+def test_device_catalog_lists_every_device_type_once():
+    """Adding a device type (a class whose ``type`` is a Literal) is its class and one entry in
+    devices/catalog.py (no registration on import)."""
+    import importlib
+    import typing
+
+    from rpusim.devices import DEVICE_TYPES, PulsedDevice
+
+    defined = {obj for p in (ROOT / "devices").glob("*.py")
+               for obj in vars(importlib.import_module(f"rpusim.devices.{p.stem}")).values()
+               if isinstance(obj, type) and issubclass(obj, PulsedDevice)
+               and typing.get_origin(obj.model_fields["type"].annotation) is typing.Literal}
+    assert defined == set(DEVICE_TYPES), f"not in DEVICE_TYPES: {defined - set(DEVICE_TYPES)}"
+    names = [cls.model_fields["type"].default for cls in DEVICE_TYPES]
+    assert len(set(names)) == len(names), "two device types share a name"
+
+
+def test_no_module_does_anything_but_define_when_imported():
+    """No registration by import side effects: a module's top level holds definitions and
+    assignments, never a bare call (the command line's sub-commands are the one exception)."""
+    calls = [f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}" for path in ROOT.rglob("*.py")
+             for node in ast.parse(path.read_text()).body
+             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+             and not (path.name == "cli.py" and ast.unparse(node).startswith("app.add_typer("))]
+    assert not calls, calls

@@ -4,9 +4,11 @@ import pytest
 import torch
 
 from rpusim.config import ConfigError
-from rpusim.devices import (ConstantStepDevice, ExpStepDevice, IdealDevice, LinearStepDevice, PiecewiseStepDevice,
+from rpusim.devices import (CTFDevice, ConstantStepDevice, ExpStepDevice, IdealDevice, LinearStepDevice, PiecewiseStepDevice,
                             PowStepDevice, SoftBoundsDevice, nominal_symmetry_point, symmetry_point)
 from rpusim.devices.symmetry import _bisect_symmetry_point
+from rpusim.tile import RPUConfig
+from rpusim.tile.array import tile_class
 
 NO_SPREAD = dict(dw_min_dtod=0.0, w_max_dtod=0.0, w_min_dtod=0.0, up_down_dtod=0.0)
 
@@ -116,3 +118,32 @@ def test_alternating_pulses_hold_each_device_at_its_own_w_star():
     err = avg - w_star
     assert err.abs().mean() < 0.1 * w_star.std()
     assert torch.corrcoef(torch.stack([avg.flatten(), w_star.flatten()]))[0, 1] > 0.98
+
+
+@pytest.mark.parametrize("t_erase, beta", [(5000.0, 1.0), (2000.0, 0.5), (8000.0, 2.0)])
+def test_alternating_pulses_hold_each_ctf_cell_at_its_own_w_star(t_erase, beta):
+    """Charge-trap-flash cells with spread windows and speeds, isolated up/down pulses with
+    cycle-to-cycle noise: each cell's time-averaged state settles at its own w* (mid-window for
+    t_prog = t_erase; h* = 1/(1 + (t_prog/t_erase)^(β/(1+β))) otherwise). Tolerance: one mid-window
+    step (the finite pulse's offset from the rates' balance) plus 5 standard errors of the mean error."""
+    dev = CTFDevice(pw=200.0, t_erase=t_erase, beta=beta)
+    g = gen(11)
+    p = dev.sample_params((1, 300), g)
+    w0 = p["w_lo"] + (p["w_hi"] - p["w_lo"]) * torch.rand(p["w_hi"].shape, generator=g)
+    avg = alternate(dev, p, w0, 1500, g, burn_in=1000)
+    w_star = symmetry_point(dev, p)
+    err = avg - w_star
+    step = (dev.w_max - dev.w_min) * 200.0 / 5000.0 / 4
+    assert abs(float(err.mean())) < 5 * float(err.std()) / err.numel() ** 0.5 + step
+    assert float(err.abs().max()) < 0.05 * (dev.w_max - dev.w_min)   # every cell got to its own w*
+    assert float(w_star.std()) > 0.1                                  # w* spreads with the window edges
+    mid = (p["w_lo"] + p["w_hi"]) / 2
+    assert torch.allclose(w_star, mid, atol=1e-6) == (t_erase == dev.t_prog)
+
+
+def test_a_reference_on_ctf_starts_a_at_mid_window_and_reads_zero():
+    cfg = RPUConfig.from_dict({"device": {"type": "ctf"}, "algorithm": {"type": "tiki-taka", "reference": True}})
+    tile = tile_class(cfg)(3, 4, cfg, 0)
+    p = tile.fast.params
+    torch.testing.assert_close(tile.fast.state, (p["w_lo"] + p["w_hi"]) / 2)
+    torch.testing.assert_close(tile.fast_weights(), torch.zeros(3, 4), atol=1e-6, rtol=0)

@@ -13,7 +13,7 @@ from functools import lru_cache
 import pytest
 import torch
 
-from rpusim.devices import symmetry_point
+from rpusim.devices import CTFDevice, symmetry_point
 from rpusim.fast_path import reference_forced
 from rpusim.framework.config import build_config
 from rpusim.nn import AnalogConv2d, AnalogLinear, AnalogLSTM
@@ -360,3 +360,70 @@ def test_analyze_bounds_counts_the_devices_of_both_arrays():
     assert near_bounds(model)["0"] == {"devices": 40, "upper": 0.0, "lower": 0.0, "either": 0.0}
     model[0].array.tiles[0].fast.set_weights(torch.full((4, 5), 10.0))  # A's 20 devices at their upper bounds
     assert near_bounds(model)["0"]["upper"] == 0.5
+
+
+# --- the charge-trap-flash device under every algorithm --------------------------------------------
+CTF = {"type": "ctf", "pw": 1.0, "t_gap": 5.0}  # the CTF study's N = 100, t_gap 5 µs (pw = 100 µs / N)
+CTF_ALGORITHMS = [{"type": "sgd"}, {"type": "tiki-taka", "reference": True, "fast_lr": 10.0},
+                  {"type": "ttv2", "reference": True, "fast_lr": 20.0, "max_pulses": 100},
+                  {"type": "chopped-ttv2", "fast_lr": 20.0, "max_pulses": 100},
+                  {"type": "agad", "fast_lr": 20.0, "max_pulses": 100}, {"type": "mixed-precision"}]
+
+
+def _ctf_layer(algorithm, compensation):
+    cfg = RPUConfig.from_dict({"device": {**CTF, "compensation": compensation}, "algorithm": algorithm,
+                               "update": {"bl": 100, "update_management": True}})
+    torch.manual_seed(0)
+    layer = AnalogLinear(6, 4, bias=False, rpu_config=cfg)
+    return layer, layer.array.tiles[0], AnalogSGD(layer.parameters(), lr=0.1)
+
+
+def _gradient_store(tile):
+    """What the gradient moves at once: A − R of a transfer tile, else the array's weights (mixed
+    precision transfers χ's whole steps after every vector update, by default)."""
+    return (tile.fast_weights() if isinstance(tile, TransferTile) else tile.get_weights()).clone()
+
+
+@pytest.mark.parametrize("compensation", [False, True], ids=["plain", "compensated"])
+@pytest.mark.parametrize("algorithm", CTF_ALGORITHMS, ids=lambda a: a["type"])
+def test_ctf_layer_trains_under_every_algorithm(algorithm, compensation):
+    """A 6 → 4 layer on CTF cells (BL = N = 100 slots, update management), loss Σ g·y, so that every
+    step's error is g and the ideal update −η·g·xᵀ is the same: after one step what the gradient
+    moves (A − R, or the weights) has moved along −g·xᵀ in most cells and against it in none; after
+    three passes over the columns the weights the network reads have too (AGAD: not yet, its
+    reference is still being formed, C is untouched)."""
+    layer, tile, opt = _ctf_layer(algorithm, compensation)
+    x, g = torch.tensor([[1.0, -0.8, 0.6, -1.0, 0.9, -0.7]]), torch.tensor([1.0, -1.0, 0.8, -0.6])
+    direction = -torch.outer(g, x[0]).sign()
+    store, w0 = _gradient_store(tile), layer.get_weights()[0].clone()
+    for step in range(18):
+        (layer(x) * g).sum().backward()
+        opt.step()
+        opt.zero_grad()
+        if step == 0:
+            moved = _gradient_store(tile) - store
+            assert torch.isfinite(moved).all() and (moved.sign() == direction).float().mean() > 0.5
+            assert not (moved.sign() == -direction).any()
+    dw = layer.get_weights()[0] - w0
+    assert torch.isfinite(dw).all()
+    if algorithm["type"] == "agad":
+        assert torch.equal(dw, torch.zeros_like(dw))
+    else:
+        assert (dw.sign() == direction).float().mean() > 0.75 and (dw * direction).sum() > 0, dw
+
+
+def test_mixed_precision_fires_its_whole_steps_in_trains_of_bl_slots(monkeypatch):
+    """The transfer's pulses go out in trains of the array's BL slots (more in consecutive trains), as a
+    gradient update's: the CTF cell's train tables are asked for BL slots whatever the largest count, so
+    they are computed once per number of trains, not once per count (formerly: slots = the largest count)."""
+    asked = []
+    tables = CTFDevice._tables
+    monkeypatch.setattr(CTFDevice, "_tables", lambda self, slots, top: asked.append(slots) or tables(self, slots, top))
+    cfg = RPUConfig.from_dict({"device": CTF, "algorithm": {"type": "mixed-precision"}, "update": {"bl": 100}})
+    tile = tile_class(cfg)(3, 5, cfg, 0)
+    gen = torch.Generator().manual_seed(0)
+    before = tile.get_weights().clone()
+    for scale in (0.001, 0.01, 0.03, 0.1):  # up to ≈ 1000 whole steps of Δw_min = 10⁻⁴
+        tile.update(torch.rand(1, 5, generator=gen), scale * torch.rand(1, 3, generator=gen), 1.0)
+    assert asked and set(asked) == {100}
+    assert not torch.equal(tile.get_weights(), before)

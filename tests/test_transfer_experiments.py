@@ -20,7 +20,7 @@ ALGORITHMS = ("sgd", "tiki-taka", "ttv2", "chopped-ttv2", "agad", "mixed-precisi
 def test_catalog_lists_the_transfer_experiments():
     assert set(NAMES) <= set(EXPERIMENTS)
     fc = get_experiment("transfer-fc-mnist")
-    expected = {f"{a}+{d}" for a in ALGORITHMS for d in ("soft-asym", *PRESETS)} | {"fp", "sgd+soft-sym"}
+    expected = {f"{a}+{d}" for a in ALGORITHMS for d in ("soft-asym", *PRESETS, "ctf-N100")} | {"fp", "sgd+soft-sym"}
     assert set(fc.variants) == expected
     assert set(get_experiment("transfer-lstm").variants) == {"fp", "sgd", "tiki-taka", "ttv2", "chopped-ttv2"}
     assert set(fc.default_variants) <= set(fc.variants) and set(fc.claims) <= set(fc.variants)
@@ -50,6 +50,22 @@ def test_fc_devices_and_references():
     assert not configs["ttv2+gokmen-vlasov"].rpu.algorithm.reference     # w* at a bound: nothing to shift to
     assert configs["ttv2+ecram"].rpu.device.gamma_down == pytest.approx(PRESETS["ecram"].device["gamma_down"])
     assert configs["fp"].data.dataset == "fashion-mnist" and configs["fp"].train.lr == 0.1
+
+
+def test_ctf_variants_are_the_ctf_studys_n100_point_under_each_algorithm():
+    """ALGORITHM+ctf-N100: the device, BL = N and update management of ctf-mnist's N100-gap5 (so SGD's is that
+    run at the study preset), the reference for Tiki-Taka and TTv2 (w* mid-window, spread over the cells) and
+    one train of N pulses per read for the TTv2 family."""
+    configs = variant_configs(get_experiment("transfer-fc-mnist"), ["all"], "study")
+    ctf_run = variant_configs(get_experiment("ctf-mnist"), ["N100-gap5"], "study")["N100-gap5"]
+    sgd = configs["sgd+ctf-N100"]
+    assert sgd.rpu == ctf_run.rpu and sgd.train == ctf_run.train and sgd.data == ctf_run.data
+    for algorithm in ALGORITHMS:
+        cfg = configs[f"{algorithm}+ctf-N100"]
+        assert cfg.rpu.device == ctf_run.rpu.device and cfg.rpu.update == ctf_run.rpu.update
+        alg = cfg.rpu.algorithm
+        assert getattr(alg, "reference", False) == (algorithm in ("tiki-taka", "ttv2"))
+        assert getattr(alg, "max_pulses", 100) == 100
 
 
 def test_lstm_variants_carry_the_asymmetry():

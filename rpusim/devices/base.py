@@ -17,8 +17,8 @@ functions over a whole array of devices:
 not the weight, such as a charge-trap cell's threshold voltage, maps it in ``read``).
 
 To add a device, subclass :class:`PulsedDevice`, give it a unique ``type`` literal,
-implement ``pulse`` (and, for speed, ``apply_pulses``), and decorate it with
-:func:`register_device`; it can then be named in YAML (``device: {type: my_device}``).
+implement ``pulse`` (and, for speed, ``apply_pulses``), and add it to
+:data:`.catalog.DEVICE_TYPES`; it can then be named in YAML (``device: {type: my_device}``).
 Published devices are presets of these types (:mod:`.presets`, ``device: {preset: ecram}``).
 """
 from __future__ import annotations
@@ -29,17 +29,6 @@ import torch
 from torch import Tensor
 
 from ..config import Config
-from .presets import PRESETS, preset_device_dict
-
-DEVICES: dict[str, type["PulsedDevice"]] = {}
-
-
-def register_device(cls: type["PulsedDevice"]) -> type["PulsedDevice"]:
-    """Make a device class available by its ``type`` name (for YAML configs)."""
-    name = cls.model_fields["type"].default
-    DEVICES[name] = cls
-    return cls
-
 
 def spread(shape: tuple, mean: float, rel_std: float, gen: torch.Generator | None,
            device: torch.device | str = "cpu") -> Tensor:
@@ -101,29 +90,3 @@ class PulsedDevice(Config):
         for t in range(directions.shape[0]):
             w = self.pulse(w, directions[t].expand_as(w), p, gen)
         return w
-
-
-def device_from_dict(data: dict | PulsedDevice, prefix: str = "device") -> PulsedDevice:
-    """Build a registered device config from a YAML mapping ``{type: name, ...}`` or ``{preset: name, ...}``.
-
-    Fields not given take the defaults of that device type, or the values of that preset
-    (:data:`~.presets.PRESETS`). (A mapping with neither is refused here;
-    :class:`~rpusim.tile.RPUConfig` fills in its default type first.)
-    """
-    from ..config import ConfigError
-
-    if isinstance(data, PulsedDevice):
-        return data
-    types = ", ".join(sorted(DEVICES))
-    if not isinstance(data, dict):
-        raise ConfigError(f"{prefix} = {data!r}: must be a mapping {{type: NAME, FIELD: VALUE, ...}} "
-                          f"(types: {types})")
-    if "preset" in data:
-        data = preset_device_dict(data, prefix)
-    if "type" not in data:
-        raise ConfigError(f"{prefix}: a device needs a 'type' (one of: {types}) or a 'preset' "
-                          f"(one of: {', '.join(PRESETS)})")
-    name = data["type"]
-    if name not in DEVICES:
-        raise ConfigError(f"{prefix}.type = {name!r}: unknown device (allowed: {', '.join(sorted(DEVICES))})")
-    return DEVICES[name].from_dict(data, prefix)

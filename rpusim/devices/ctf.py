@@ -1,6 +1,6 @@
 """Charge-trap-flash (CTF) cell with non-ideal program time [ours, after Shrivastava et al. 2024].
 
-Physics (``shared/papers.md`` §4, arXiv 2402.09792 and 2307.06088; equations ours):
+Physics (Shrivastava et al., arXiv 2402.09792 and 2307.06088; equations ours):
 
 * The cell's threshold voltage V_T moves inside the cell's own window [V_lo,ij, V_hi,ij];
   the weight is the linear map w = w_min + (V_T − v_lo)/(v_hi − v_lo)·(w_max − w_min) of
@@ -43,11 +43,10 @@ from pydantic import Field, model_validator
 from torch import Tensor
 
 from ..fast_path import use_fast_kernel
-from .base import PulsedDevice, register_device
+from .base import PulsedDevice
 from .ctf_transient import cold_loss_factor, train_loss_moments
 
 
-@register_device
 class CTFDevice(PulsedDevice):
     """Charge-trap-flash cell: V_T moved along a saturating program curve by transient-limited pulses."""
 

@@ -1,6 +1,6 @@
 """The program-time transient of a charge-trap-flash cell over a pulse train [ours].
 
-Model (``shared/papers.md`` §4; mechanism of Shrivastava et al., arXiv 2307.06088): a
+Model (mechanism of Shrivastava et al., arXiv 2307.06088): a
 transient enhancement e ∈ [0, 1] of the tunnelling field builds up during a pulse and
 relaxes during a gap,
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from .base import PulsedDevice, register_device
+from .base import PulsedDevice
 
 
-@register_device
 class IdealDevice(PulsedDevice):
     """Floating-point weight; the update is the exact SGD step."""
 

@@ -26,7 +26,6 @@ from pydantic import Field
 from torch import Tensor
 
 from ..fast_path import use_fast_kernel
-from .base import register_device
 from .bounded import BoundedStepDevice
 
 
@@ -142,7 +141,6 @@ class _LinearFamily(BoundedStepDevice):
         return self.clip(w_new, p)
 
 
-@register_device
 class ConstantStepDevice(_LinearFamily):
     """The papers' RPU baseline: constant step ±Δw_ij, hard bounds (Gokmen & Vlasov 2016)."""
 
@@ -152,7 +150,6 @@ class ConstantStepDevice(_LinearFamily):
         return 0.0, 0.0
 
 
-@register_device
 class SoftBoundsDevice(_LinearFamily):
     """Step shrinks linearly to zero at the bound it approaches: s_up = Δw·(1 − w/w_max)."""
 
@@ -162,7 +159,6 @@ class SoftBoundsDevice(_LinearFamily):
         return 1.0, 1.0
 
 
-@register_device
 class LinearStepDevice(_LinearFamily):
     """Step linear in w with slopes γ_up, γ_down (aihwkit's LinearStep; γ = 1 is SoftBounds)."""
 

@@ -21,11 +21,9 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from .base import register_device
 from .bounded import BoundedStepDevice
 
 
-@register_device
 class ExpStepDevice(BoundedStepDevice):
     """Exponential step-size law fitted to measured devices (aihwkit's ExpStep)."""
 
@@ -45,7 +43,6 @@ class ExpStepDevice(BoundedStepDevice):
         return torch.where(up, s_up, s_down)
 
 
-@register_device
 class PowStepDevice(BoundedStepDevice):
     """Step ∝ (distance to the bound approached)^γ (aihwkit's PowStep)."""
 

@@ -22,7 +22,6 @@ import torch
 from pydantic import Field, ValidationInfo, field_validator
 from torch import Tensor
 
-from .base import register_device
 from .bounded import BoundedStepDevice
 
 Multiplier = Annotated[float, Field(ge=0)]
@@ -41,7 +40,6 @@ def interpolate(table: list[float], w: Tensor, w_min: Tensor, w_max: Tensor) -> 
     return (1 - q) * values[k] + q * values[k + 1]
 
 
-@register_device
 class PiecewiseStepDevice(BoundedStepDevice):
     """Step size from a measured table of multipliers against the weight (aihwkit's PiecewiseStep)."""
 

@@ -7,7 +7,7 @@ onto rpusim's device models; ``source`` names the paper the data come from and t
 ``not_modelled`` what that fit has that rpusim's model leaves out. Bounds and steps are in the
 weight units of aihwkit's presets (ranges of about ±1).
 
-The presets are one explicit dict, :data:`PRESETS`; :func:`~.base.device_from_dict` expands a
+The presets are one explicit dict, :data:`PRESETS`; :func:`~.catalog.device_from_dict` expands a
 mapping with ``preset`` through :func:`preset_device_dict`.
 """
 from __future__ import annotations

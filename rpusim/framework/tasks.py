@@ -4,7 +4,7 @@ A task turns a :class:`RunConfig` into data, a model, a loss per batch and an ev
 The training loop (:mod:`.train`) is the same for every task; :data:`TASKS` lists them:
 ``classify`` (images, MNIST-like data sets) and ``char_lm`` (character language models).
 
-``char_lm`` (Gokmen, Rasch, Haensch 2018; ``shared/papers.md`` §3). Data
+``char_lm`` (Gokmen, Rasch, Haensch 2018, Front. Neurosci. 12:745). Data
 (:class:`~rpusim.data.CharCorpus`): ``data.dataset`` is 'warpeace' or 'tinyshakespeare' (BOM
 stripped, CRLF → LF, vocabulary = sorted characters of the whole text; contiguous 90/5/5
 train/valid/test split). ``data.train_limit`` > 0 keeps only the first N characters of the

@@ -29,7 +29,6 @@ from torch import Tensor, nn
 
 from ..tile import RPUConfig
 from .base import AnalogLayerBase
-from .conversion import register_converter
 from .patches import patch_rows
 
 
@@ -134,7 +133,3 @@ def _check_convertible(module: nn.Module) -> None:
         raise ValueError(f"{type(module).__name__}: groups = {module.groups}: analog convolutions support groups = 1 only")
     if module.padding_mode != "zeros":
         raise ValueError(f"{type(module).__name__}: padding_mode = {module.padding_mode!r}: only 'zeros' is supported")
-
-
-register_converter(nn.Conv2d, AnalogConv2d.from_digital)
-register_converter(nn.Conv1d, AnalogConv1d.from_digital)

@@ -1,7 +1,7 @@
 """Conversion of a floating-point model into one on analog arrays.
 
 ``convert_to_analog(model, rpu_config)`` replaces every layer type that has an analog
-counterpart (registered in :data:`CONVERTERS`) by it, carrying over the trained weights;
+counterpart (listed in :data:`CONVERTERS`) by it, carrying over the trained weights;
 everything else (activations, pooling, digital layers) is kept as it is.
 """
 from __future__ import annotations
@@ -12,15 +12,21 @@ from typing import Callable
 from torch import nn
 
 from ..tile import RPUConfig
+from .conv import AnalogConv1d, AnalogConv2d
 from .linear import AnalogLinear
+from .lstm import AnalogLSTM
 
 CONVERTERS: dict[type[nn.Module], Callable[[nn.Module, RPUConfig | None], nn.Module]] = {
     nn.Linear: AnalogLinear.from_digital,
+    nn.Conv1d: AnalogConv1d.from_digital,
+    nn.Conv2d: AnalogConv2d.from_digital,
+    nn.LSTM: AnalogLSTM.from_digital,
 }
 
 
 def register_converter(digital: type[nn.Module], convert: Callable) -> None:
-    """Teach :func:`convert_to_analog` a new layer type (e.g. nn.Conv2d → AnalogConv2d)."""
+    """Teach :func:`convert_to_analog` a layer type of your own (the built-in ones are listed in
+    :data:`CONVERTERS`)."""
     CONVERTERS[digital] = convert
 
 

@@ -32,7 +32,6 @@ from ..tile.periphery import draw_pass_noise, kernel_supports
 from ..tile.periphery_params import io_params
 from ..tile.tile import STAT_KEYS
 from .base import AnalogLayerBase
-from .conversion import register_converter
 
 GATE_ORDER = ("input", "forget", "cell", "output")
 
@@ -184,6 +183,3 @@ class _LSTMSequence(torch.autograd.Function):
         ctx.saved = None
         return (None, torch.from_numpy(dxs) if ctx.needs_input_grad[1] else None,
                 torch.from_numpy(dh0), torch.from_numpy(dc0), None)
-
-
-register_converter(nn.LSTM, AnalogLSTM.from_digital)

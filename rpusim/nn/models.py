@@ -74,7 +74,7 @@ def paper_cnn(spec: ModelSpec, in_shape: tuple, n_out: int) -> nn.Module:
 class CharLSTM(nn.Module):
     """One-hot input → stacked LSTM layers (dropout after each) → linear output (logits).
 
-    Gokmen, Rasch, Haensch 2018 (``shared/papers.md`` §3): one ``nn.LSTM`` per layer, so that
+    Gokmen, Rasch, Haensch 2018 (Front. Neurosci. 12:745): one ``nn.LSTM`` per layer, so that
     analog layer indices are 0, 1, … for the LSTM layers and the last index for the output
     layer; dropout acts in training only; the output layer is vocab × (h + 1).
     """

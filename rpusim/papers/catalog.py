@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..config import ConfigError
 from ..framework import Experiment
 from ..framework.computed import ComputedView
-from . import cnn, ctf, ctf_grid, ctf_update_noise, fc, lstm, transfer, transfer_dynamics
+from . import cnn, ctf, ctf_device_figures, ctf_grid, ctf_update_noise, fc, lstm, transfer, transfer_dynamics
 
 CATALOG: tuple[Experiment, ...] = (
     fc.MNIST, fc.FASHION,
@@ -22,7 +22,8 @@ CATALOG: tuple[Experiment, ...] = (
 EXPERIMENTS: dict[str, Experiment] = {exp.name: exp for exp in CATALOG}
 
 #: The documents' blocks computed from the code rather than from runs (``<!-- rpusim:computed name=... -->``).
-COMPUTED: dict[str, ComputedView] = {**ctf_update_noise.VIEWS, **ctf_grid.VIEWS, **transfer_dynamics.VIEWS}
+COMPUTED: dict[str, ComputedView] = {**ctf_device_figures.VIEWS, **ctf_update_noise.VIEWS, **ctf_grid.VIEWS,
+                                     **transfer_dynamics.VIEWS}
 
 
 def get_experiment(name: str) -> Experiment:

@@ -1,6 +1,6 @@
 """Gokmen, Onen, Haensch 2017: the CNN on RPU arrays and its ablation of management techniques.
 
-Network (papers.md §2; :func:`rpusim.nn.models.paper_cnn`): 28×28 → conv 16 5×5, tanh,
+Network (Gokmen, Onen, Haensch 2017, Front. Neurosci. 11:538; :func:`rpusim.nn.models.paper_cnn`): 28×28 → conv 16 5×5, tanh,
 max-pool 2 → conv 32 5×5, tanh, max-pool 2 → 512 → fully connected 128, tanh → 10 (softmax
 in the loss). Arrays K1 16×26, K2 32×401,
 W3 128×513, W4 10×129. lr 0.01, mini-batch 1, 30 epochs, the RPU baseline device.

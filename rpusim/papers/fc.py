@@ -1,7 +1,7 @@
 """Gokmen & Vlasov 2016: the fully connected 784-256-128-10 network on RPU arrays.
 
 Sigmoid hidden units, softmax output, lr 0.01, mini-batch 1, BL 10, the RPU baseline
-device and periphery (``shared/papers.md`` §1). Variants: floating point; the full RPU
+device and periphery (Gokmen & Vlasov 2016, Front. Neurosci. 10:333). Variants: floating point; the full RPU
 baseline; an ideal device behind the baseline periphery; and a clean constant-step
 device (stochastic pulses and bounds only, perfect periphery) with each non-ideality of
 the baseline added alone.

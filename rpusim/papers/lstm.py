@@ -1,6 +1,6 @@
 """Gokmen, Rasch, Haensch 2018: character-level LSTM language models on RPU arrays (War and Peace).
 
-Network (``shared/papers.md`` §3; :class:`rpusim.nn.models.CharLSTM`, task ``char_lm`` of
+Network (Gokmen, Rasch, Haensch 2018, Front. Neurosci. 12:745; :class:`rpusim.nn.models.CharLSTM`, task ``char_lm`` of
 :mod:`rpusim.framework.tasks`): one-hot characters (82) → 2 LSTM layers of 64 units (each
 one array 4h × (x + h + 1): 256 × 147 and 256 × 129) → linear softmax layer (82 × 65);
 sequence length 100, batch 32 streams, truncated BPTT with the hidden state carried over.

@@ -17,8 +17,9 @@ Experiments:
   (batch 1) at lr 0.1 (as ``ctf-mnist``: at lr 0.01 the network needs most of an epoch to leave its
   initial plateau), update management on (as the LSTM and CTF studies). Variants ``ALGORITHM+DEVICE``
   for every algorithm (``sgd``, ``tiki-taka``, ``ttv2``, ``chopped-ttv2``, ``agad``,
-  ``mixed-precision``) on every device: ``soft-asym`` (see :data:`SOFT_ASYM`) and each published
-  preset; ``sgd+soft-sym`` (the same device without the asymmetry) and ``fp``.
+  ``mixed-precision``) on every device: ``soft-asym`` (see :data:`SOFT_ASYM`), each published
+  preset and the charge-trap-flash cell of the CTF study at N = 100 (``ctf-N100``, see :data:`CTF_N`);
+  ``sgd+soft-sym`` (the same device without the asymmetry) and ``fp``.
 * ``transfer-lstm``: lstm-warpeace's 2×64 character LSTM with 2 % device-to-device and 5 % global
   up/down asymmetry on the baseline constant-step device: SGD vs Tiki-Taka, TTv2, chopped TTv2.
 
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 from ..devices.presets import PRESETS as DEVICE_PRESETS
 from ..framework import Experiment
-from . import lstm
+from . import ctf, lstm
 from .fc import base_config
 
 LR = 0.1
@@ -72,11 +73,34 @@ def fc_point(algorithm: str, device: dict, reference: bool) -> dict:
     return {"rpu": {"device": dict(device), "algorithm": algo}}
 
 
+# The charge-trap-flash cell (devices/ctf.py) at the CTF study's point ``N100-gap5`` (papers/ctf.py: N = BL = 100
+# slots of pw = 1 µs, t_gap 5 µs, update management): ``sgd+ctf-N100`` is that study's run. Its program and erase
+# steps saturate (∝ (1 − h)² and h² at β = 1, h the position in the cell's window), so opposite pulses pull every
+# cell to mid-window, w* = (w_lo + w_hi)/2: 0 on average, but spread by the window edges' device-to-device spread
+# (sd ≈ 0.14, four times the initial weights' scale). So Tiki-Taka and TTv2 read A against the reference, as on
+# soft-asym. Δw_min is 1e-4 at N = 100 (1/20 of soft-asym's): the TTv2 family may fire a train of N pulses per read,
+# as the gradient update does (max_pulses 10 would cap C's transfer at 0.001 per read, below λ times one ADC step of
+# the read, 0.1·0.047 ≈ 0.005).
+CTF_N, CTF_GAP = 100, 5.0
+CTF_DEVICE_NAME = f"ctf-N{CTF_N}"
+
+
+def ctf_fc_point(algorithm: str) -> dict:
+    """Overrides of ``ALGORITHM+ctf-N100``: ``algorithm`` on the CTF study's N = 100, t_gap 5 µs point."""
+    out = fc_point(algorithm, {}, reference=True)
+    out["rpu"] |= ctf.point(CTF_N, CTF_GAP)["rpu"]
+    if "max_pulses" in out["rpu"]["algorithm"]:
+        out["rpu"]["algorithm"]["max_pulses"] = CTF_N
+    return out
+
+
 def fc_variants() -> dict[str, dict]:
     out = {"fp": {"model": {"analog": False}}, "sgd+soft-sym": fc_point("sgd", SOFT_SYM, False)}
     for device, spec in DEVICES.items():
         for algorithm in FC_ALGORITHMS:
             out[f"{algorithm}+{device}"] = fc_point(algorithm, spec, device in WITH_REFERENCE)
+    for algorithm in FC_ALGORITHMS:
+        out[f"{algorithm}+{CTF_DEVICE_NAME}"] = ctf_fc_point(algorithm)
     return out
 
 
@@ -125,7 +149,8 @@ def _fc(name: str, dataset: str) -> Experiment:
     return Experiment(
         name=name,
         description=f"FC 784-256-128-10 on {dataset}, asymmetric devices: plain SGD vs Tiki-Taka, TTv2, chopped "
-                    "TTv2, AGAD, mixed precision, on a soft-bounds device (w* = 0.1) and each device preset",
+                    "TTv2, AGAD, mixed precision, on a soft-bounds device (w* = 0.1), each device preset and the "
+                    "charge-trap-flash cell (N = 100)",
         base=fc_base(dataset, name), variants=fc_variants(), presets=FC_PRESETS, claims=FC_CLAIMS,
         paper=PAPERS, default_variants=FC_DEFAULT)
 

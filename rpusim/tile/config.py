@@ -1,7 +1,7 @@
 """Configuration of one analog array and its periphery (the papers' "RPU baseline" by default).
 
 Defaults follow the RPU baseline of Gokmen & Vlasov 2016 / Gokmen, Onen, Haensch 2017 as
-encoded in aihwkit (see ``shared/papers.md`` §1): constant-step device, 7-bit DAC over
+encoded in aihwkit (Gokmen & Vlasov 2016, Front. Neurosci. 10:333): constant-step device, 7-bit DAC over
 |x| ≤ 1, output noise σ = 0.06, 9-bit ADC over |y| ≤ 12, noise management (abs-max) in
 both directions, bound management in the forward pass only, BL = 10 pulses.
 """
@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, SerializeAsAny, field_validator
 
 from ..config import Config, ConfigError
-from ..devices import BoundedStepDevice, ConstantStepDevice, IdealDevice, PulsedDevice, device_from_dict
+from ..devices import ConstantStepDevice, IdealDevice, PulsedDevice, device_from_dict, has_symmetry_point
 
 NoiseManagement = Literal["none", "abs_max", "constant", "average_abs_max"]
 BoundManagement = Literal["none", "iterative"]
@@ -171,7 +171,7 @@ class _TransferAlgorithm(Config):
     reference: bool = Field(False, description="subtract a reference array programmed to A's symmetry "
                             "point (read differentially, A − R), and start A there: A's drift towards its "
                             "symmetry point then pulls A − R to zero (zero-shifting; A's device must be a "
-                            "bounded-step one, rpusim.devices.symmetry_point)")
+                            "bounded-step one or a charge-trap-flash cell, rpusim.devices.symmetry_point)")
 
     @field_validator("fast_device", "slow_device", mode="before")
     @classmethod
@@ -330,9 +330,9 @@ class RPUConfig(Config):
     def _algorithm(cls, v, info):
         alg = algorithm_from_dict(v)
         fast = getattr(alg, "fast_device", None) or info.data.get("device")
-        if getattr(alg, "reference", False) and fast is not None and not isinstance(fast, BoundedStepDevice):
+        if getattr(alg, "reference", False) and fast is not None and not has_symmetry_point(fast):
             raise ValueError(f"reference needs a symmetry point: the fast array's device ({fast.type}) must "
-                             f"be a bounded-step one")
+                             f"be a bounded-step one or a charge-trap-flash cell")
         if isinstance(alg, (TTv2Algorithm, MixedPrecisionAlgorithm)):
             target = getattr(alg, "slow_device", None) or info.data.get("device")
             if target is not None and target.is_ideal:

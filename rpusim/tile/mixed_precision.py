@@ -10,6 +10,9 @@ as usual; only the update differs. With the optimizer's learning rate η and gra
 * transfer, every ``transfer_every`` vector updates (rows of x): each selected device receives
   n = trunc(χ/ε) pulses (up for n > 0, down for n < 0) and χ ← χ − n·ε keeps the remainder
   (|χ| < ε after a transfer). ``n_rows_per_transfer`` rows are selected per event, cycling (0: all).
+  The pulses go out in trains of the array's BL slots (``rpu.update.bl``), a count above BL in
+  consecutive trains: a device with a pulse-train response (the CTF cell) sees the slot pattern of
+  the gradient update, whatever the largest count of the transfer.
 
 Events due within one update run once after it, on the χ of the whole update (k events of r
 rows select min(out, k·r) consecutive rows).
@@ -75,7 +78,7 @@ class MixedPrecisionTile(AnalogTile):
         if bool((n != 0).any()):
             cols = torch.arange(self.in_size, device=n.device)
             n = n.to(self.state.dtype)
-            self._apply_counts(rows, cols, n.clamp_min(0), (-n).clamp_min(0), int(n.abs().max()), gen)
+            self._apply_counts(rows, cols, n.clamp_min(0), (-n).clamp_min(0), self.rpu_config.update.bl, gen)
             self._cached.clear()
 
     def extra_repr(self) -> str:
