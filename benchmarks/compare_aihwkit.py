@@ -1,6 +1,6 @@
-"""Side by side with the reference simulator (IBM aihwkit): one network, one analog variant, four arms.
+"""Side by side with the reference simulator (IBM aihwkit): one network, one analog variant, five arms.
 
-Four arms train the same network on the same images in the same order, over several seeds:
+Five arms train the same network on the same images in the same order, over several seeds:
 
 * ``rpusim``          — the experiment's analog variant as it is (``--variant``; default: ``+um`` of
                         ``cnn-fashion``, ``rpu-baseline`` of ``fc-mnist``, ``tiki-taka+soft-asym`` of
@@ -15,6 +15,8 @@ Four arms train the same network on the same images in the same order, over seve
                         devices; what does not map one to one is said there and in docs/transfer.md)
 * ``aihwkit-full-grad`` — the same without aihwkit's clamp gradient: the error of an output at or
                         beyond its ADC's range still flows back, as in rpusim (:func:`aihwkit_model`)
+* ``rpusim-clamp-grad`` — the ``rpusim`` arm with aihwkit's clamp gradient and nothing else of aihwkit's
+                        (``rpu.forward.out_bound_grad: zero``, docs/fidelity.md)
 
 At the start a run writes ``OUT/meta.json`` (:func:`write_meta`: commit, versions, command line,
 date, machine, settings, the arms' options); each epoch appends one JSON line
@@ -25,7 +27,7 @@ it is a comparison tool, never a test dependency (shared/aihwkit-reference.md sa
 
     OMP_NUM_THREADS=1 python3 benchmarks/compare_aihwkit.py --out runs/compare-aihwkit \\
         [--seeds 0,1,2] [--epochs 3] [--train-limit 0] [--preset NAME] \\
-        [--arms rpusim,rpusim-aihwkit,aihwkit,aihwkit-full-grad] \\
+        [--arms rpusim,rpusim-aihwkit,aihwkit,aihwkit-full-grad,rpusim-clamp-grad] \\
         [--experiment cnn-fashion|fc-mnist|transfer-fc-mnist|transfer-fc-fashion] [--variant V] [--log-every K]
 
 ``--preset NAME`` takes the experiment's budget (epochs, training and test images; ``study`` of the
@@ -64,7 +66,7 @@ from rpusim.papers.catalog import get_experiment  # noqa: E402
 
 STEPS = "steps.jsonl"  # the --log-every diagnostic (not merged into the record)
 
-ARMS = ("rpusim", "rpusim-aihwkit", "aihwkit", "aihwkit-full-grad")
+ARMS = ("rpusim", "rpusim-aihwkit", "aihwkit", "aihwkit-full-grad", "rpusim-clamp-grad")
 #: The arms aihwkit trains; ``aihwkit-full-grad`` without its clamp gradient (see :func:`aihwkit_model`).
 AIHWKIT_ARMS = ("aihwkit", "aihwkit-full-grad")
 #: The experiments compared, each with the analog variants the rpusim arms may train and aihwkit's rpu
@@ -72,6 +74,8 @@ AIHWKIT_ARMS = ("aihwkit", "aihwkit-full-grad")
 TRANSFER_VARIANTS = ("tiki-taka+soft-asym", "sgd+soft-asym", "sgd+soft-sym")
 EXPERIMENTS = {"cnn-fashion": ("+um",), "fc-mnist": ("rpu-baseline",),
                "transfer-fc-mnist": TRANSFER_VARIANTS, "transfer-fc-fashion": TRANSFER_VARIANTS}
+#: aihwkit's clamp gradient alone (the arm rpusim-clamp-grad).
+CLAMP_GRAD = {"rpu": {"forward": {"out_bound_grad": "zero"}}}
 AIHWKIT_OPTIONS = {"rpu": {"update": {"clip": "per_pulse", "um_overflow": "clip_delta"},
                            "forward": {"bm_max_res": 0.25, "bm_test": "after_adc"},
                            "device": {"up_down_draw": "additive"}}}
@@ -99,6 +103,8 @@ def arm_options(arm: str, experiment: str = "cnn-fashion", variant: str | None =
     if arm in AIHWKIT_ARMS:
         full = {"output_bound_gradient": "pass"} if arm == "aihwkit-full-grad" else {}
         return {"variant": "fp", "rpu_config_from": analog, **full}
+    if arm == "rpusim-clamp-grad":
+        return {"variant": analog, "overrides": CLAMP_GRAD}
     return {"variant": analog, "overrides": aihwkit_options(experiment, analog) if arm == "rpusim-aihwkit" else {}}
 
 

@@ -215,3 +215,22 @@ def test_bad_compare_markers_are_refused(tmp_path, marker, message):
     repo = repo_with(tmp_path, f"<!-- rpusim:compare {marker} -->\n<!-- /rpusim:compare -->\n", VALUES)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         report_documents(repo, write=False)
+
+
+def test_with_joins_the_arms_of_another_record_and_names_its_provenance(tmp_path):
+    repo = repo_with(tmp_path, doc=BLOCK.replace("ref=aihwkit", "ref=aihwkit with=results/compare-aihwkit/t"),
+                     values=VALUES)
+    other = arm_run(tmp_path / "other", "rpusim-x", [(0.95, 24.0), (1.0, 26.0), (1.05, 28.0)],
+                    settings={"experiment": "cnn-fashion", "epochs": 1, "train_limit": 7})
+    merge_arm_runs([other], repo / "results/compare-aihwkit/t")
+    report_documents(repo, write=True)
+    text = (repo / "RESULTS.md").read_text()
+    assert _row(text, 1, "rpusim-x")[3:] == ["1.00 ± 0.05", "+0.00 ± 0.06: within seed spread", "26.00 ± 2.00",
+                                             "+0.00 ± 1.29: within seed spread"]
+    assert "`results/compare-aihwkit/t/records.jsonl`" in text and "train_limit=7" in text
+    assert report_documents(repo, write=False) == []
+    clash = arm_run(tmp_path / "clash", "aihwkit")
+    merge_arm_runs([clash], repo / "results/compare-aihwkit/u")
+    (repo / "RESULTS.md").write_text(BLOCK.replace("ref=aihwkit", "ref=aihwkit with=results/compare-aihwkit/u"))
+    with pytest.raises(ConfigError, match="with=results/compare-aihwkit/u: arm aihwkit is recorded in"):
+        report_documents(repo, write=False)

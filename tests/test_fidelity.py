@@ -219,3 +219,42 @@ def test_global_asymmetry_under_both_draws():
                                up_down_draw=draw).sample_params((3,), torch.Generator().manual_seed(0))
         torch.testing.assert_close(p["dw_up"], torch.full((3,), 0.01 * up))
         torch.testing.assert_close(p["dw_down"], torch.full((3,), 0.01 * down))
+
+
+# --- 6. aihwkit's clamp gradient: errors of outputs at the bound passed back or zeroed ----------------
+def _layer_grads(out_bound_grad: str):
+    """A 2 → 2 layer whose first output is driven far beyond the bound (bound management re-reads it
+    unclipped) and whose second stays small; perfect backward, no noise."""
+    from rpusim.nn import AnalogLinear
+
+    rpu = RPUConfig(device=ConstantStepDevice(**CLEAN),
+                    forward=IOConfig(out_noise=0.0, out_bound=1.0, inp_bits=0, out_bits=0, out_bound_grad=out_bound_grad),
+                    backward=IOConfig.perfect())
+    layer = AnalogLinear(2, 2, bias=False, rpu_config=rpu)
+    layer.set_weights(torch.tensor([[0.5, 0.5], [0.1, -0.1]]))
+    x = torch.tensor([[3.0, 3.0]], requires_grad=True)
+    y = layer(x)
+    y.backward(torch.tensor([[1.0, 1.0]]))
+    (xs, ds), = layer.array._pending
+    return y.detach(), x.grad, ds
+
+
+def test_out_bound_grad_zero_drops_the_saturated_outputs_error_from_the_backward_pass_only():
+    y, gx_pass, d_pass = _layer_grads("pass")
+    assert y[0, 0] == pytest.approx(3.0, rel=1e-5)                 # recovered by bound management: 3 > out_bound 1
+    assert torch.allclose(gx_pass, torch.tensor([[0.6, 0.4]]))    # Wᵀ·δ with both errors
+    y, gx_zero, d_zero = _layer_grads("zero")
+    assert torch.allclose(gx_zero, torch.tensor([[0.1, -0.1]]))   # only the second output's error
+    assert torch.equal(d_zero, d_pass)                            # the layer's own update keeps both
+
+
+def test_out_bound_grad_is_a_forward_option_and_the_lstm_kernel_leaves_it_to_the_python_path():
+    from rpusim.config import ConfigError
+    from rpusim.nn import AnalogLSTM
+
+    with pytest.raises((ValueError, ConfigError), match="out_bound_grad acts on the forward"):
+        RPUConfig.from_dict({"backward": {"out_bound_grad": "zero"}})
+    seq, state = torch.randn(5, 2, 3), (torch.zeros(2, 4), torch.zeros(2, 4))
+    applies = {grad: AnalogLSTM(3, 4, bias=False, rpu_config=RPUConfig(forward=IOConfig(out_bound_grad=grad)))
+               .cells[0]._kernel_applies(seq, state) for grad in ("pass", "zero")}
+    assert applies == {"pass": True, "zero": False}

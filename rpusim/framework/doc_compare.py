@@ -11,7 +11,9 @@ lines but ``seconds``); ``arms`` (in that order, an arm without lines
 shows empty rows; default: the meta's order); ``ref`` (an arm: the
 others' difference from it, judged by :func:`.seed_stats.difference`); ``epochs`` (default: all
 recorded); ``digits`` (default 2); ``path`` (the figure, PNG); ``title``; ``run`` (the commands
-that make and merge the runs, shown while there is no record).
+that make and merge the runs, shown while there is no record); ``with`` (comma-separated further
+record folders whose arms join the table, each with its own provenance: runs of another commit
+that cannot be merged into ``dir``'s record; an arm may come from one record only).
 
 The table has one row per epoch and arm: the seeds behind it, then per metric ``mean ± sd`` over
 them and, with ``ref``, Δ ± its standard error and the verdict. The figure draws one panel per
@@ -28,7 +30,7 @@ from .plots import metric_label
 from .records import RESULTS_DIR
 from .seed_stats import RESOLVE_SE, cell, diff_cell, mean_sd
 
-KEYS = {"dir", "metrics", "arms", "ref", "epochs", "digits", "path", "title", "run"}
+KEYS = {"dir", "metrics", "arms", "ref", "epochs", "digits", "path", "title", "run", "with"}
 REQUIRED = ("dir",)
 
 
@@ -39,12 +41,29 @@ def no_record(params: dict) -> str:
     return text + "."
 
 
+def _record(folder: str, key: str, root: Path, where: str) -> ArmStudy | None:
+    path = Path(folder)
+    if path.is_absolute() or path.parts[:1] != (RESULTS_DIR,) or ".." in path.parts:
+        raise ConfigError(f"{where}: {key}={folder}: expected a record folder under {RESULTS_DIR}/")
+    return load_arm_study(root / path)
+
+
 def compare_study(params: dict, root: Path, where: str) -> ArmStudy | None:
-    """The record ``dir=`` names (None: none yet); it must lie under ``results/``."""
-    folder = Path(params["dir"])
-    if folder.is_absolute() or folder.parts[:1] != (RESULTS_DIR,) or ".." in folder.parts:
-        raise ConfigError(f"{where}: dir={params['dir']}: expected a record folder under {RESULTS_DIR}/")
-    return load_arm_study(root / folder)
+    """The record ``dir=`` names joined by those of ``with=`` (None: ``dir=`` has none yet); each must
+    lie under ``results/``. The joined meta keeps ``dir=``'s and lists the others under ``with``."""
+    study = _record(params["dir"], "dir", root, where)
+    for folder in [f for f in params.get("with", "").split(",") if f]:
+        other = _record(folder, "with", root, where)
+        if study is None or other is None:
+            continue
+        shared = set(study.arms()) & set(other.arms())
+        if shared:
+            raise ConfigError(f"{where}: with={folder}: arm {sorted(shared)[0]} is recorded in {params['dir']} too "
+                              "(an arm comes from one record)")
+        meta = {**study.meta, "arms": {**study.meta["arms"], **other.meta["arms"]},
+                "with": [*study.meta.get("with", []), [folder, other.meta]]}
+        study = ArmStudy(study.lines + other.lines, meta)
+    return study
 
 
 def _listed(params: dict, key: str, recorded: list, where: str, cast=str) -> list:
@@ -100,7 +119,8 @@ def render_compare(params: dict, study: ArmStudy | None, where: str, link: str |
                                  diff_cell(study.values(arm, e, m), study.values(ref, e, m), digits))
             lines.append("| " + " | ".join(cells) + " |")
     note = (f"Mean ± sd over the seeds (sample standard deviation); records: `{params['dir']}/records.jsonl`, "
-            f"{provenance(study.meta)}")
+            f"{provenance(study.meta)}" + "".join(f"; `{folder}/records.jsonl`, {provenance(meta)}"
+                                                  for folder, meta in study.meta.get("with", [])))
     if ref:
         note += (f"; a difference from `{ref}` is resolved when |Δ| > {RESOLVE_SE:g}·√(sd₁²/n₁ + sd₂²/n₂) "
                  "(shown: Δ ± that standard error), within seed spread otherwise")

@@ -56,14 +56,30 @@ class AnalogContext(nn.Parameter):
         self.grad = None
 
 
+#: aihwkit's clamp gradient (``rpu.forward.out_bound_grad: zero``) acts on outputs at or beyond this
+#: fraction of the output bound.
+CLAMP_FRACTION = 0.999
+
+
+def clamped_outputs(y: Tensor, array: AnalogArray) -> Tensor | None:
+    """Mask of the outputs whose error the backward pass zeroes (``rpu.forward.out_bound_grad: zero``:
+    |y| ≥ 0.999·out_bound, y the array's output after noise and bound management), else None."""
+    io = array.rpu_config.forward
+    if io.out_bound_grad == "pass" or io.is_perfect:
+        return None
+    return y.abs() >= CLAMP_FRACTION * io.out_bound
+
+
 class AnalogFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, analog_ctx: Tensor, x: Tensor, array: AnalogArray, ones: bool) -> Tensor:
         if ones:  # the bias column, appended here: no autograd node of its own
             x = nn.functional.pad(x, (0, 1), value=1.0)
         ctx.analog_ctx, ctx.array, ctx.ones = analog_ctx, array, ones
+        y = array(x)
+        ctx.clamped = clamped_outputs(y, array)
         ctx.save_for_backward(x)
-        return array(x)
+        return y
 
     @staticmethod
     def backward(ctx, grad: Tensor):
@@ -73,6 +89,8 @@ class AnalogFunction(torch.autograd.Function):
             ctx.analog_ctx.remember(x, grad)
         grad_x = None
         if ctx.needs_input_grad[1]:
+            if ctx.clamped is not None:  # aihwkit's clamp gradient: not in the update, only passed back
+                grad = grad.masked_fill(ctx.clamped, 0.0)
             grad_x = array.backward_pass(grad)
             if ctx.ones:  # the bias column's input is a constant
                 grad_x = grad_x[:, :-1]

@@ -78,7 +78,7 @@ class AnalogLSTMCell(AnalogLayerBase):
     def _kernel_applies(self, seq: Tensor, state: tuple[Tensor, Tensor]) -> bool:
         cfg = self.rpu_config
         supported = (self.array.single and self.bias is None and kernel_supports(cfg.forward)
-                     and kernel_supports(cfg.backward))
+                     and kernel_supports(cfg.backward) and cfg.forward.out_bound_grad == "pass")
         return supported and use_fast_kernel(seq, *state, self.array.get_weights())
 
     def extra_repr(self) -> str:

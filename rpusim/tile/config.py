@@ -61,6 +61,11 @@ class IOConfig(Config):
         "full scale (|y| ≥ out_bound); after_adc, the ADC's level lies beyond its range (aihwkit: its rounded "
         "value exceeds out_bound, i.e. |y| ≥ out_bound + step/2 with deterministic rounding). A sensing amplifier "
         "flags the first, a digital check of the converted value the second")
+    out_bound_grad: Literal["pass", "zero"] = Field(
+        "pass", description="forward only: the error passed back through an output whose final value (after noise "
+        "and bound management) lies at or beyond ±0.999·out_bound. pass: passed on like any other — the physical "
+        "choice, since bound management re-read that output unclipped; zero: set to zero in the backward pass "
+        "(not in the layer's own update), aihwkit's clamp gradient, which treats it as clipped by the ADC")
 
     @field_validator("inp_bits", "out_bits")
     @classmethod
@@ -317,6 +322,13 @@ class RPUConfig(Config):
     algorithm: SerializeAsAny[AlgorithmConfig] = Field(
         default_factory=SGDAlgorithm, description="training algorithm: {type: sgd | tiki-taka | ttv2 | "
         "chopped-ttv2 | agad | mixed-precision, ...} (docs/algorithms.md)")
+
+    @field_validator("backward")
+    @classmethod
+    def _backward_passes_its_errors(cls, v: IOConfig) -> IOConfig:
+        if v.out_bound_grad != "pass":
+            raise ValueError("out_bound_grad acts on the forward pass's outputs only: set rpu.forward.out_bound_grad")
+        return v
 
     @field_validator("device", mode="before")
     @classmethod
