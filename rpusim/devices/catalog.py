@@ -1,7 +1,7 @@
 """Every device type by its ``type`` name: what a config's ``device: {type: NAME}`` may choose.
 
-The list is written out here (no registration on import): to add a device type, add its class to
-:data:`DEVICE_TYPES`.
+The list is written out here (no registration on import): to add a device type to the package, add
+its class to :data:`DEVICE_TYPES`; code outside the package calls :func:`register_device`.
 """
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ DEVICE_TYPES: tuple[type[PulsedDevice], ...] = (
     PiecewiseStepDevice, CTFDevice,
 )
 DEVICES: dict[str, type[PulsedDevice]] = {cls.model_fields["type"].default: cls for cls in DEVICE_TYPES}
+
+
+def register_device(cls: type[PulsedDevice]) -> type[PulsedDevice]:
+    """Teach configs a device type of your own (code outside the package; the package's own types are
+    listed in :data:`DEVICE_TYPES`): ``device: {type: NAME}`` then builds ``cls``. Returns ``cls``, so
+    it also works as a class decorator."""
+    DEVICES[cls.model_fields["type"].default] = cls
+    return cls
 
 
 def device_from_dict(data: dict | PulsedDevice, prefix: str = "device") -> PulsedDevice:
