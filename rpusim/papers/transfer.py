@@ -92,7 +92,9 @@ CTF_DEVICE_NAME = f"ctf-N{CTF_N}"
 # layer (measured in the first 1,500 digits) and Tiki-Taka / TTv2 stayed near the initial plateau. Reading k columns
 # per update multiplies C's rate by k: k = 4–16 left the plateau at the study budget, k = 32 overshot (A, saturated,
 # holds little more than the gradient's sign and lags C: C outgrew the forward periphery's range); 8 is the middle.
-# The TTv2 family may also fire up to N pulses per read (max_pulses 10 would cap C's transfer at 0.001 per read).
+# Chopped TTv2 and AGAD take it too (at k = 1 AGAD's first n + 1 = 11 passes without pulses, spent forming its
+# reference, outlast the study's 8,000 updates in the first layer). The TTv2 family may also fire up to N pulses per
+# read (max_pulses 10 would cap C's transfer at 0.001 per read).
 CTF_READS = 8
 CTF_TIKI_TAKA = {**TIKI_TAKA, "n_reads_per_transfer": CTF_READS}
 CTF_TTV2 = {**TTV2, "max_pulses": CTF_N, "n_reads_per_transfer": CTF_READS}
@@ -106,7 +108,7 @@ CTF_ALGORITHMS: dict[str, dict] = {
 
 
 def ctf_fc_point(algorithm: str) -> dict:
-    """Overrides of ``ALGORITHM+ctf-N100``: ``algorithm`` (CTF_ALGORITHMS) on the CTF study's N = 100, t_gap 5 µs point."""
+    """Overrides of ``ALGORITHM+ctf-N100``: ``algorithm`` (CTF_ALGORITHMS) at the CTF study's N = 100, t_gap 5 µs."""
     out = fc_point(algorithm, {}, reference=True, algorithms=CTF_ALGORITHMS)
     out["rpu"] |= ctf.point(CTF_N, CTF_GAP)["rpu"]
     return out
