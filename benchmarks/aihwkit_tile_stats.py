@@ -3,7 +3,7 @@
 Both tiles get the CNN's rpu config (variant ``+um`` of ``cnn-fashion``: constant step Δw_min 0.001,
 σ_d2d 0.3, σ_c2c 0.3, bounds ±0.6 ± 30 %, up_down_dtod 0.01, BL 10, UM on, NM abs-max, BM iterative
 forward, 7-bit DAC, 9-bit ADC, σ_out 0.06); aihwkit's is mapped field by field as in
-``compare_aihwkit.aihwkit_config``. Three arms: ``rpusim`` (defaults), ``rpusim-aihwkit`` (the five
+``aihwkit_rpu.aihwkit_config``. Three arms: ``rpusim`` (defaults), ``rpusim-aihwkit`` (the five
 fidelity options at aihwkit's values, docs/fidelity.md) and ``aihwkit``. Per seed each arm gets a new
 tile (new device population) and the same inputs; a statistic is printed as mean ± SE over seeds.
 
@@ -34,7 +34,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare_aihwkit import AIHWKIT_OPTIONS, aihwkit_config, aihwkit_version  # noqa: E402
+from aihwkit_rpu import aihwkit_config  # noqa: E402
+from compare_aihwkit import AIHWKIT_OPTIONS, aihwkit_version  # noqa: E402
 
 from rpusim.framework.runner import variant_configs  # noqa: E402
 from rpusim.papers.catalog import get_experiment  # noqa: E402
