@@ -54,8 +54,9 @@ def test_fc_devices_and_references():
 
 def test_ctf_variants_are_the_ctf_studys_n100_point_under_each_algorithm():
     """ALGORITHM+ctf-N100: the device, BL = N and update management of ctf-mnist's N100-gap5 (so SGD's is that
-    run at the study preset), the reference for Tiki-Taka and TTv2 (w* mid-window, spread over the cells) and
-    one train of N pulses per read for the TTv2 family."""
+    run at the study preset), the reference for Tiki-Taka and TTv2 (w* mid-window, spread over the cells),
+    one train of N pulses per read for the TTv2 family and the CTF transfer settings (8 reads per update, on
+    soft-asym 1)."""
     configs = variant_configs(get_experiment("transfer-fc-mnist"), ["all"], "study")
     ctf_run = variant_configs(get_experiment("ctf-mnist"), ["N100-gap5"], "study")["N100-gap5"]
     sgd = configs["sgd+ctf-N100"]
@@ -66,6 +67,11 @@ def test_ctf_variants_are_the_ctf_studys_n100_point_under_each_algorithm():
         alg = cfg.rpu.algorithm
         assert getattr(alg, "reference", False) == (algorithm in ("tiki-taka", "ttv2"))
         assert getattr(alg, "max_pulses", 100) == 100
+        assert getattr(alg, "n_reads_per_transfer", 8) == 8
+        ctf_only = {"n_reads_per_transfer", "max_pulses", "reference"}  # the rest as tuned on soft-asym
+        soft_asym = configs[f"{algorithm}+soft-asym"].rpu.algorithm
+        assert alg.model_dump(exclude=ctf_only) == soft_asym.model_dump(exclude=ctf_only)
+    assert configs["tiki-taka+soft-asym"].rpu.algorithm.n_reads_per_transfer == 1
 
 
 def test_lstm_variants_carry_the_asymmetry():

@@ -23,7 +23,8 @@ Experiments:
 * ``transfer-lstm``: lstm-warpeace's 2×64 character LSTM with 2 % device-to-device and 5 % global
   up/down asymmetry on the baseline constant-step device: SGD vs Tiki-Taka, TTv2, chopped TTv2.
 
-Hyper-parameters: :data:`TIKI_TAKA`, :data:`TTV2` (tuned on transfer-fc-mnist, see docs/transfer.md "Tuning").
+Hyper-parameters: :data:`TIKI_TAKA`, :data:`TTV2` (tuned on transfer-fc-mnist, see docs/transfer.md "Tuning"); on the
+CTF cell :data:`CTF_TIKI_TAKA`, :data:`CTF_TTV2` (docs/transfer.md "Tuning on the CTF cell").
 """
 from __future__ import annotations
 
@@ -65,9 +66,9 @@ FC_ALGORITHMS: dict[str, dict] = {
 }
 
 
-def fc_point(algorithm: str, device: dict, reference: bool) -> dict:
-    """Overrides of one FC variant: ``algorithm`` (a key of FC_ALGORITHMS) on ``device``."""
-    algo = dict(FC_ALGORITHMS[algorithm])
+def fc_point(algorithm: str, device: dict, reference: bool, algorithms: dict[str, dict] = FC_ALGORITHMS) -> dict:
+    """Overrides of one FC variant: ``algorithm`` (a key of ``algorithms``) on ``device``."""
+    algo = dict(algorithms[algorithm])
     if reference and algorithm in NEEDS_REFERENCE:
         algo["reference"] = True
     return {"rpu": {"device": dict(device), "algorithm": algo}}
@@ -78,19 +79,38 @@ def fc_point(algorithm: str, device: dict, reference: bool) -> dict:
 # steps saturate (∝ (1 − h)² and h² at β = 1, h the position in the cell's window), so opposite pulses pull every
 # cell to mid-window, w* = (w_lo + w_hi)/2: 0 on average, but spread by the window edges' device-to-device spread
 # (sd ≈ 0.14, four times the initial weights' scale). So Tiki-Taka and TTv2 read A against the reference, as on
-# soft-asym. Δw_min is 1e-4 at N = 100 (1/20 of soft-asym's): the TTv2 family may fire a train of N pulses per read,
-# as the gradient update does (max_pulses 10 would cap C's transfer at 0.001 per read, below λ times one ADC step of
-# the read, 0.1·0.047 ≈ 0.005).
+# soft-asym.
 CTF_N, CTF_GAP = 100, 5.0
 CTF_DEVICE_NAME = f"ctf-N{CTF_N}"
 
+# Transfer settings on the CTF cell (docs/transfer.md "Tuning on the CTF cell"): TIKI_TAKA / TTV2, but 8 columns of
+# A read and transferred per update instead of 1. One read moves a device of C by at most one train of N pulses,
+# N·Δw_min = 0.01 nominal and about 0.007 after the transient loss of a full train (Δw_min = 1e-4 at N = 100, a
+# twentieth of soft-asym's), while in the output layer A runs to its soft window edge within a few hundred digits
+# and its reads ask for λ·|A − R| several times that cap. With one read per update each column is visited once every
+# 129–785 updates (the layers' inputs with bias), so C moved an order of magnitude slower than SGD's weights in every
+# layer (measured in the first 1,500 digits) and Tiki-Taka / TTv2 stayed near the initial plateau. Reading k columns
+# per update multiplies C's rate by k: k = 4–16 left the plateau at the study budget, k = 32 overshot (A, saturated,
+# holds little more than the gradient's sign and lags C: C outgrew the forward periphery's range); 8 is the middle.
+# Chopped TTv2 and AGAD take it too (at k = 1 AGAD's first n + 1 = 11 passes without pulses, spent forming its
+# reference, outlast the study's 8,000 updates in the first layer). The TTv2 family may also fire up to N pulses per
+# read (max_pulses 10 would cap C's transfer at 0.001 per read).
+CTF_READS = 8
+CTF_TIKI_TAKA = {**TIKI_TAKA, "n_reads_per_transfer": CTF_READS}
+CTF_TTV2 = {**TTV2, "max_pulses": CTF_N, "n_reads_per_transfer": CTF_READS}
+CTF_ALGORITHMS: dict[str, dict] = {
+    **FC_ALGORITHMS,
+    "tiki-taka": {"type": "tiki-taka", **CTF_TIKI_TAKA},
+    "ttv2": {"type": "ttv2", **CTF_TTV2},
+    "chopped-ttv2": {"type": "chopped-ttv2", **CTF_TTV2},
+    "agad": {"type": "agad", **CTF_TTV2},
+}
+
 
 def ctf_fc_point(algorithm: str) -> dict:
-    """Overrides of ``ALGORITHM+ctf-N100``: ``algorithm`` on the CTF study's N = 100, t_gap 5 µs point."""
-    out = fc_point(algorithm, {}, reference=True)
+    """Overrides of ``ALGORITHM+ctf-N100``: ``algorithm`` (CTF_ALGORITHMS) at the CTF study's N = 100, t_gap 5 µs."""
+    out = fc_point(algorithm, {}, reference=True, algorithms=CTF_ALGORITHMS)
     out["rpu"] |= ctf.point(CTF_N, CTF_GAP)["rpu"]
-    if "max_pulses" in out["rpu"]["algorithm"]:
-        out["rpu"]["algorithm"]["max_pulses"] = CTF_N
     return out
 
 
