@@ -1,4 +1,5 @@
 """Device models: closed forms against the one-pulse reference, bounds, validation."""
+import math
 import pytest
 import torch
 from hypothesis import given, settings
@@ -224,3 +225,21 @@ def test_exp_step_follows_its_law(params, up_down):
     if params:  # the second set saturates: no up-step near w_max, the law's max(·, 0)
         assert (up[STATES > 0.3] == 0).all() and (up[STATES < -0.2] > 0).all()
     assert (up != up[0]).any() and (down != down[0]).any()  # state-dependent, not constant steps
+
+
+def test_a_step_that_overshoots_a_bound_drawn_near_zero_lands_on_it_as_pulse_by_pulse():
+    """A soft-bounds device whose upper bound was drawn across zero (kept at 1e-6) and sits below 0:
+    one up pulse is a step of thousands of times the distance to its bound. The reference clips
+    w + s·(1 + σξ) to the bound unless ξ < −1/σ; the closed form must not spread the noise of that
+    step (it once sent 46 % of such devices to w_min)."""
+    dev = SoftBoundsDevice(dw_min=0.002, dw_min_std=0.3)
+    n = 20000
+    p = {"dw_up": torch.full((n,), 0.002), "dw_down": torch.full((n,), 0.002),
+         "w_max": torch.full((n,), 1e-6), "w_min": torch.full((n,), -1.0)}
+    w = torch.full((n,), -0.014)
+    gen = torch.Generator().manual_seed(0)
+    fast = dev.apply_pulses(w, torch.ones(n), torch.zeros(n), p, gen)
+    ref = dev.pulse(w, torch.ones(n), p, gen)
+    for out in (fast, ref):
+        at_top = (out == p["w_max"]).float().mean()
+        assert at_top > 1 - 5 * math.sqrt(0.001 / n) - 0.001   # all but the rare ξ < −1/σ of the reference

@@ -86,9 +86,12 @@ class _LinearFamily(BoundedStepDevice):
         w_new = torch.where(extra_down > 0, affine_power(w_new, r_dn, c_dn, extra_down), w_new)
         if self.dw_min_std:
             # the noise of pulse t is contracted by the r of the pulses after it and the step
-            # shrinks by r per pulse: Var = σ²·s(w₀)²·n·r^(2(n−1)) for n pulses of one sign
-            s_up = (p["dw_up"] * (1 - g_up * w / p["w_max"])).clamp_min(0)
-            s_dn = (p["dw_down"] * (1 - g_down * w / p["w_min"])).clamp_min(0)
+            # shrinks by r per pulse: Var = σ²·s(w₀)²·n·r^(2(n−1)) for n pulses of one sign. A device
+            # whose one step overshoots its bound (r clamped to 0 above) lands on the bound whatever
+            # the step's noise (the pulse-by-pulse reference clips w + s·(1 + σξ), s far beyond it):
+            # no noise there, instead of a first-order spread of the size of the overshooting step
+            s_up = torch.where(r_up > 0, p["dw_up"] * (1 - g_up * w / p["w_max"]), 0.0).clamp_min(0)
+            s_dn = torch.where(r_dn > 0, p["dw_down"] * (1 - g_down * w / p["w_min"]), 0.0).clamp_min(0)
             var = n_up * s_up**2 * r_up.pow(2 * (n_up - 1).clamp_min(0)) \
                 + n_down * s_dn**2 * r_dn.pow(2 * (n_down - 1).clamp_min(0))
             w_new = w_new + self.dw_min_std * var.sqrt() * torch.randn(w.shape, generator=gen, device=w.device)
