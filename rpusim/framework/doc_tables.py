@@ -420,16 +420,17 @@ def documents(root: Path) -> list[Path]:
 
 
 def regenerate(doc: Path, root: Path, write: bool, views: dict[str, ComputedView],
-               computed: dict[str, dict]) -> list[str]:
+               computed: dict) -> list[str]:
     """Regenerate every block of ``doc``; write the document and figures if ``write``, else
     return one line per block (or figure) that differs from what the records (or the code, for
-    a computed block) give. ``computed`` keeps each view's numbers once computed."""
+    a computed block) give. ``computed`` keeps the numbers of each view's ``compute`` once computed
+    (views sharing one ``compute``, e.g. a heat map and a verdict from the same records, compute once)."""
     rel = doc.relative_to(root)
     text = doc.read_text()
     blocks = find_blocks(text, rel)
     problems, pieces, last = [], [], 0
     for b in blocks:
-        data, side, draw = None, None, None
+        data, side, draw, source = None, None, None, "records"
         if b.kind == "table":
             body = render_table(b, root)
         elif b.kind == "figure":
@@ -444,12 +445,13 @@ def regenerate(doc: Path, root: Path, write: bool, views: dict[str, ComputedView
             draw = draw_curves
         elif b.kind == "computed":
             view = computed_view(b, views)
-            if b.params["name"] not in computed:
-                computed[b.params["name"]] = view.numbers(root)
-            data = computed[b.params["name"]]
+            if view.compute not in computed:
+                computed[view.compute] = view.numbers(root)
+            data = computed[view.compute]
+            source = "records" if view.records else "code's numbers"
             body = render_computed(b, root, view, data)
             if "path" in b.params:
-                side = sidecar_problem(b, root, data, "records" if view.records else "code's numbers")
+                side = sidecar_problem(b, root, data, source)
                 draw = view.draw
         elif b.kind == "compare":
             study = doc_compare.compare_study(b.params, root, b.where())
@@ -463,8 +465,7 @@ def regenerate(doc: Path, root: Path, write: bool, views: dict[str, ComputedView
             body = render_bench(root)
         body += "\n"
         if body != b.body:
-            problems.append(f"{b.where()}: the block differs from the " + ("code's numbers" if b.kind == "computed"
-                                                                             and not view.records else "records"))
+            problems.append(f"{b.where()}: the block differs from the {source}")
         if side and write and draw is not None:
             write_figure_files(root / b.params["path"], data, draw)
         elif side:
