@@ -12,6 +12,7 @@ accumulator χ (mixed precision). ``rpusim report --all`` computes them (seeded,
 from __future__ import annotations
 
 import statistics
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -67,7 +68,9 @@ def _rounded(run: dict) -> dict:
     return {k: round(v, 4) if isinstance(v, float) else [round(x, 4) for x in v] for k, v in run.items()}
 
 
+@lru_cache(maxsize=1)
 def compute() -> dict:
+    """The runs' numbers (computed once per process: the document's figure and the transfer claims read them)."""
     return {"steps": list(range(0, STEPS + 1, EVERY)),
             "runs": {name: [_rounded(learn(a, s)) for s in SEEDS] for name, a in ALGORITHMS.items()}}
 
