@@ -393,7 +393,8 @@ def render_bench(root: Path) -> str:
             lines.append(f"| {bench} | {name} | **{fig['value']:.3g}×** | {fig.get('how', '')} | {rng} | "
                          f"{len(rounds)} | {commit} | {rec['date']} |")
         m = rec["machine"]
-        notes.append(f"* {bench}: {', '.join(times)}; `{rec['command']}` (OMP_NUM_THREADS="
+        timings = f"{', '.join(times)}; " if times else "ratios only; "
+        notes.append(f"* {bench}: {timings}`{rec['command']}` (OMP_NUM_THREADS="
                      f"{rec.get('omp_num_threads') or 'unset'}, torch threads: {rec.get('torch_threads')}), "
                      f"{m.get('cpu')}, {m.get('cores')} cores, torch {rec.get('torch')}, rpusim {rec.get('rpusim')}; "
                      f"record `{Path(rec['path']).relative_to(root).as_posix()}`")
