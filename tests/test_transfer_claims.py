@@ -31,6 +31,7 @@ def test_verdict_needs_runs_and_two_seeds_a_side():
     assert transfer_claims.verdict([20.0], SGD, None) == "not judged"
     assert transfer_claims.verdict([20.0, 21.0], SGD, None) == "beats SGD (no reference)"
     assert transfer_claims.verdict([20.0, 21.0], SGD, [20.0], 0.5) == "not judged"
+    assert transfer_claims.verdict([20.0, 21.0], SGD, [], 0.5) == "beats SGD, reference not run"
 
 
 def test_claims_table_is_built_from_the_records(tmp_path, monkeypatch):

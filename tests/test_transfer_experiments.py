@@ -22,7 +22,8 @@ def test_catalog_lists_the_transfer_experiments():
     fc = get_experiment("transfer-fc-mnist")
     expected = {f"{a}+{d}" for a in ALGORITHMS for d in ("soft-asym", *PRESETS, "ctf-N100")} | {"fp", "sgd+soft-sym"}
     assert set(fc.variants) == expected
-    assert set(get_experiment("transfer-lstm").variants) == {"fp", "sgd", "tiki-taka", "ttv2", "chopped-ttv2"}
+    assert set(get_experiment("transfer-lstm").variants) == {"fp", "sgd-sym", "sgd", "tiki-taka", "ttv2", "chopped-ttv2",
+                                                                 "tiki-taka-rows"}
     assert set(fc.default_variants) <= set(fc.variants) and set(fc.claims) <= set(fc.variants)
 
 
@@ -37,8 +38,8 @@ def test_every_variant_resolves_and_validates_under_every_preset(name):
         if variant == "fp":
             assert not cfg.model.analog
             continue
-        algorithm = variant.partition("+")[0]
-        assert cfg.rpu.algorithm.type == algorithm and cfg.rpu.update.update_management
+        algorithm = variant.partition("+")[0]  # ALGORITHM+DEVICE, or the LSTM's ALGORITHM-SETTING (sgd-sym)
+        assert algorithm.startswith(cfg.rpu.algorithm.type) and cfg.rpu.update.update_management
 
 
 def test_fc_devices_and_references():
@@ -80,6 +81,10 @@ def test_lstm_variants_carry_the_asymmetry():
         device = configs[variant].rpu.device
         assert device.up_down == 0.05 and device.up_down_dtod == 0.02
     assert configs["fp"].model.analog is False and configs["ttv2"].data.dataset == "warpeace"
+    sym = configs["sgd-sym"].rpu.device
+    assert sym.up_down == 0.0 and sym.up_down_dtod == 0.0 and sym.dw_min == configs["sgd"].rpu.device.dw_min
+    rows = configs["tiki-taka-rows"].rpu.algorithm
+    assert rows.type == "tiki-taka" and not rows.units_in_mbatch and rows.transfer_every == 16
 
 
 def test_list_shows_the_variants_and_claims():
