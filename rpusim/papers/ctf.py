@@ -13,7 +13,9 @@ Variants:
   compensation off/on, plus the floating-point (software) baseline;
 * the ablation (``ablation_variants``): update noise and program-time non-ideality
   separated — transient off (noise only), noise matched to N = 10 at every N (program time
-  only), both.
+  only), both;
+* two controls at N = 100, t_gap = 5 µs (``control_variants``): a constant-step device with the
+  cell's step, and the cell without the spread of its window edges.
 
 ``rpusim run ctf-mnist`` / ``ctf-fashion`` run the named variants (a few grid points);
 ``--preset study --variants all`` runs the whole grid and the ablation at the study's budget
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import math
 
+from ..devices.ctf import CTFDevice
 from ..framework import Experiment
 from .ctf_figures import Grid, point_name, study_figures
 from .fc import base_config
@@ -90,6 +93,26 @@ def ablation_variants(t_gap: float = 5.0) -> dict[str, dict]:
     return out
 
 
+CONTROL_N = 100
+CONTROL_GAP = 5.0
+
+
+def control_variants(n: int = CONTROL_N, t_gap: float = CONTROL_GAP) -> dict[str, dict]:
+    """Two controls at one grid point, to tell the budget from the cell:
+
+    * ``ctrl-const-N{n}``: a constant-step device (the RPU baseline's spreads) on the CTF window ±1 with
+      the CTF cell's nominal step at that N (Δw_min = CTFDevice(pw=ON_TIME/n).nominal_dw_min), the same
+      pulse trains (BL = N) and update management: the grid's budget with a device that has no
+      program-time loss, no saturation and its symmetry point at a bound;
+    * ``ctrl-no-spread-N{n}``: the CTF cell with ``window_dtod`` = 0, so that every cell's symmetry point
+      (mid-window) sits at w = 0 instead of spreading with the window edges (sd ≈ 0.14).
+    """
+    dw_min = CTFDevice(pw=ON_TIME / n).nominal_dw_min
+    const = {"type": "constant_step", "dw_min": dw_min, "w_max": 1.0, "w_min": -1.0}
+    return {f"ctrl-const-N{n}": {"rpu": {"device": const, "update": {"bl": n, "update_management": True}}},
+            f"ctrl-no-spread-N{n}": point(n, t_gap, window_dtod=0.0)}
+
+
 def study_base(dataset: str, name: str) -> dict:
     """fc-mnist's network and training on ``dataset`` at the study's learning rate."""
     base = base_config(dataset, name)
@@ -111,7 +134,7 @@ def _experiment(name: str, dataset: str) -> Experiment:
         description=f"FC 784-256-128-10 on {dataset} with charge-trap-flash arrays: pulse count N × gap t_gap, "
                     "pulse-train compensation, noise/program-time ablation",
         base=study_base(dataset, name) | point(100, 5.0),
-        variants=grid_variants() | ablation_variants(), default_variants=list(NAMED),
+        variants=grid_variants() | ablation_variants() | control_variants(), default_variants=list(NAMED),
         presets={"quick": {"train": {"epochs": 1}, "data": {"train_limit": 2000, "test_limit": 500}},
                  "study": STUDY, "grid": grid_budget(dataset)},
         claims=CLAIMS, paper="Shrivastava et al. 2024, arXiv 2402.09792",
