@@ -97,20 +97,33 @@ CONTROL_N = 100
 CONTROL_GAP = 5.0
 
 
+WIDE = 3.0   # the wide-window control: the window spans ±WIDE in weight units, program 3x slower
+
+
 def control_variants(n: int = CONTROL_N, t_gap: float = CONTROL_GAP) -> dict[str, dict]:
-    """Two controls at one grid point, to tell the budget from the cell:
+    """Controls at one grid point, to tell the budget from the cell and find what in the cell costs:
 
     * ``ctrl-const-N{n}``: a constant-step device (the RPU baseline's spreads) on the CTF window ±1 with
       the CTF cell's nominal step at that N (Δw_min = CTFDevice(pw=ON_TIME/n).nominal_dw_min), the same
       pulse trains (BL = N) and update management: the grid's budget with a device that has no
       program-time loss, no saturation and its symmetry point at a bound;
-    * ``ctrl-no-spread-N{n}``: the CTF cell with ``window_dtod`` = 0, so that every cell's symmetry point
-      (mid-window) sits at w = 0 instead of spreading with the window edges (sd ≈ 0.14).
+    * ``ctrl-no-spread-N{n}``: the cell with ``window_dtod`` = 0, so that every cell's symmetry point
+      (mid-window) sits at w = 0 instead of spreading with the window edges (sd ≈ 0.14);
+    * ``ctrl-wide-N{n}``: the cell's window mapped to ±:data:`WIDE` weight units and its program and erase
+      time constants :data:`WIDE` times longer, so that one pulse at the window centre moves the weight as
+      much as before while the weights the network uses sit in the flatter middle of the curve;
+    * ``ctrl-beta10-N{n}``: the program curve's exponent β = 10 instead of 1 (steps ∝ (1 − h)^1.1 and
+      h^1.1, nearly a linear soft bound), the nominal step kept.
     """
     dw_min = CTFDevice(pw=ON_TIME / n).nominal_dw_min
     const = {"type": "constant_step", "dw_min": dw_min, "w_max": 1.0, "w_min": -1.0}
+    slow = CTFDevice().t_prog * WIDE
+    beta10 = CTFDevice(beta=10.0)
+    keep_step = CTFDevice().t_prog * beta10.nominal_dw_min / CTFDevice().nominal_dw_min
     return {f"ctrl-const-N{n}": {"rpu": {"device": const, "update": {"bl": n, "update_management": True}}},
-            f"ctrl-no-spread-N{n}": point(n, t_gap, window_dtod=0.0)}
+            f"ctrl-no-spread-N{n}": point(n, t_gap, window_dtod=0.0),
+            f"ctrl-wide-N{n}": point(n, t_gap, w_max=WIDE, w_min=-WIDE, t_prog=slow, t_erase=slow),
+            f"ctrl-beta10-N{n}": point(n, t_gap, beta=10.0, t_prog=keep_step, t_erase=keep_step)}
 
 
 def study_base(dataset: str, name: str) -> dict:
