@@ -14,8 +14,9 @@ Variants:
 * the ablation (``ablation_variants``): update noise and program-time non-ideality
   separated — transient off (noise only), noise matched to N = 10 at every N (program time
   only), both;
-* two controls at N = 100, t_gap = 5 µs (``control_variants``): a constant-step device with the
-  cell's step, and the cell without the spread of its window edges.
+* controls at N = 100, t_gap = 5 µs (``control_variants``): a constant-step device with the cell's
+  step, the cell without the spread of its window edges, with a wide window, with a flat curve;
+* the wide-window cell on a smaller grid (``wide_variants``, ``wide-N…``).
 
 ``rpusim run ctf-mnist`` / ``ctf-fashion`` run the named variants (a few grid points);
 ``--preset study --variants all`` runs the whole grid and the ablation at the study's budget
@@ -117,13 +118,29 @@ def control_variants(n: int = CONTROL_N, t_gap: float = CONTROL_GAP) -> dict[str
     """
     dw_min = CTFDevice(pw=ON_TIME / n).nominal_dw_min
     const = {"type": "constant_step", "dw_min": dw_min, "w_max": 1.0, "w_min": -1.0}
-    slow = CTFDevice().t_prog * WIDE
     beta10 = CTFDevice(beta=10.0)
     keep_step = CTFDevice().t_prog * beta10.nominal_dw_min / CTFDevice().nominal_dw_min
     return {f"ctrl-const-N{n}": {"rpu": {"device": const, "update": {"bl": n, "update_management": True}}},
             f"ctrl-no-spread-N{n}": point(n, t_gap, window_dtod=0.0),
-            f"ctrl-wide-N{n}": point(n, t_gap, w_max=WIDE, w_min=-WIDE, t_prog=slow, t_erase=slow),
+            f"ctrl-wide-N{n}": point(n, t_gap, **wide_device()),
             f"ctrl-beta10-N{n}": point(n, t_gap, beta=10.0, t_prog=keep_step, t_erase=keep_step)}
+
+
+WIDE_N = (10, 100, 1000)
+WIDE_GAPS = (1.0, 100.0)
+
+
+def wide_device() -> dict:
+    """The device keys of the wide-window cell (see ``ctrl-wide``): window ±WIDE, program WIDE x slower."""
+    slow = CTFDevice().t_prog * WIDE
+    return {"w_max": WIDE, "w_min": -WIDE, "t_prog": slow, "t_erase": slow}
+
+
+def wide_variants() -> dict[str, dict]:
+    """The cell with the wide window (``wide_device``) on a smaller grid, N ∈ WIDE_N × t_gap ∈ WIDE_GAPS ×
+    compensation off/on: the paper's claims asked again of a cell used in the flatter middle of its curve."""
+    return {"wide-" + point_name(n, gap, comp): point(n, gap, comp, **wide_device())
+            for comp in (False, True) for n in WIDE_N for gap in WIDE_GAPS}
 
 
 def study_base(dataset: str, name: str) -> dict:
@@ -147,7 +164,8 @@ def _experiment(name: str, dataset: str) -> Experiment:
         description=f"FC 784-256-128-10 on {dataset} with charge-trap-flash arrays: pulse count N × gap t_gap, "
                     "pulse-train compensation, noise/program-time ablation",
         base=study_base(dataset, name) | point(100, 5.0),
-        variants=grid_variants() | ablation_variants() | control_variants(), default_variants=list(NAMED),
+        variants=grid_variants() | ablation_variants() | control_variants() | wide_variants(),
+        default_variants=list(NAMED),
         presets={"quick": {"train": {"epochs": 1}, "data": {"train_limit": 2000, "test_limit": 500}},
                  "study": STUDY, "grid": grid_budget(dataset)},
         claims=CLAIMS, paper="Shrivastava et al. 2024, arXiv 2402.09792",
