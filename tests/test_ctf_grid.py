@@ -124,3 +124,34 @@ def test_without_second_seeds_nothing_is_judged(tmp_path):
     text = ctf_grid.claims_markdown(data)
     assert data["sd"] is None and "not judged" in text and "**reproduced**" not in text
     assert "(from 2 of the 48 grid points, recorded so far)" in ctf_grid.spec_sentence(data)
+
+
+def test_the_wide_window_grid_is_judged_from_its_own_points(tmp_path):
+    """The wide-window cell's smaller grid (prefix wide-): its points, not the main grid's, carry the
+    verdicts; the seed spread is the study's pooled one; no ablation row."""
+    grid = ctf_grid.WIDE_GRID
+    runs = []
+
+    def add(variant, e, seed=0):
+        runs.append(fake_run(tmp_path / "runs" / f"{variant}-{seed}", variant, seed, (e + 3, e + 0.2, e - 0.2, e),
+                             experiment="ctf-mnist"))
+
+    add("fp", 2.0)
+    add("N1000-gap1", 9.0)                                  # the main grid's point: far off, must not count
+    for comp in (False, True):
+        for n in grid.n_values:
+            for g in grid.t_gaps:
+                e = 2.2 if n == 1000 else 8.0
+                add(grid.name(n, g, comp), e - 0.1)
+                add(grid.name(n, g, comp), e + 0.1, seed=1)
+    repo = tmp_path / "repo"
+    record_runs(runs, ctf_grid.STUDY, repo)
+    data = ctf_grid.grid_numbers(repo, "ctf-mnist", grid)
+    text = ctf_grid.claims_markdown(data)
+    rows = [r for r in text.splitlines() if r.startswith("| ") and "verdict" not in r]
+    assert len(rows) == 5 and "Ablation" not in text
+    assert all("**reproduced**" in r for r in rows[:2]), rows[:2]       # wide N = 1000 within 0.5 of software
+    assert "N ≥ 1000 and t_gap ≤ 100 µs" in ctf_grid.spec_sentence(data)
+    assert "recorded so far" not in ctf_grid.spec_sentence(data)       # 12 of its 12 points
+    main = ctf_grid.grid_numbers(repo, "ctf-mnist")                  # the main grid: one N = 1000 point, 7 off
+    assert "incomplete (+7.00 ± " in ctf_grid.claims_markdown(main).splitlines()[2]

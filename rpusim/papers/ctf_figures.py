@@ -18,11 +18,17 @@ from ..framework.plots import pyplot, read_metrics, save_figure
 
 @dataclass(frozen=True)
 class Grid:
-    """Pulse counts N × gaps t_gap (µs), each without and with compensation; N of the ablation."""
+    """Pulse counts N × gaps t_gap (µs), each without and with compensation; N of the ablation (none:
+    no ablation); ``prefix`` of the points' variant names (e.g. ``wide-`` for ``wide-N100-gap1``)."""
 
     n_values: tuple[int, ...]
     t_gaps: tuple[float, ...]
     ablation_n: tuple[int, ...]
+    prefix: str = ""
+
+    def name(self, n: int, t_gap: float, compensation: bool) -> str:
+        """Variant name of one of this grid's points."""
+        return self.prefix + point_name(n, t_gap, compensation)
 
 
 def point_name(n: int, t_gap: float, compensation: bool) -> str:
@@ -44,7 +50,7 @@ def heat_maps(acc: dict[str, float], grid: Grid, path: Path, title: str, near: f
     points of the software baseline (``acc["fp"]``) are framed in red."""
     fp = acc.get("fp")
     fig, axes = pyplot().subplots(1, 2, figsize=(9, 3.6), sharey=True)
-    maps = {comp: np.array([[acc.get(point_name(n, g, comp), np.nan) for n in grid.n_values] for g in grid.t_gaps])
+    maps = {comp: np.array([[acc.get(grid.name(n, g, comp), np.nan) for n in grid.n_values] for g in grid.t_gaps])
             for comp in (False, True)}
     finite = np.concatenate([g[np.isfinite(g)] for g in maps.values()])
     vmin, vmax = (finite.min(), finite.max()) if finite.size else (0.0, 100.0)   # one scale for both panels

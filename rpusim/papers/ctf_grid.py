@@ -30,8 +30,8 @@ import numpy as np
 from ..framework.computed import ComputedView
 from ..framework.records import RESULTS_DIR, study_records
 from ..framework.seed_stats import RESOLVE_SE
-from .ctf import ABLATION_N, GRID, N_VALUES, T_GAPS
-from .ctf_figures import heat_maps, point_name
+from .ctf import GRID, WIDE_GAPS, WIDE_N
+from .ctf_figures import Grid, heat_maps
 
 STUDY = "ctf-grid"
 LAST = 3           # epochs averaged into a run's statistic
@@ -69,7 +69,20 @@ def trend(points: list[tuple[float, float, int]], sd: float) -> tuple[float, flo
     return float(np.sum(w * (x - xm) * y) / sxx), sd / math.sqrt(sxx)
 
 
-def grid_numbers(root: Path, experiment: str) -> dict:
+WIDE_GRID = Grid(WIDE_N, WIDE_GAPS, (), prefix="wide-")
+
+
+def label(experiment: str, grid: Grid) -> str:
+    """The experiment's name, and the cell's when the grid is not the main one (``ctf-mnist, wide-window cell``)."""
+    return f"{experiment}, {grid.prefix.rstrip('-')}-window cell" if grid.prefix else experiment
+
+
+def grid_of(data: dict) -> Grid:
+    g = data["grid"]
+    return Grid(tuple(g["n_values"]), tuple(g["t_gaps"]), tuple(g["ablation_n"]), g["prefix"])
+
+
+def grid_numbers(root: Path, experiment: str, grid: Grid = GRID) -> dict:
     """Every recorded point's statistic, the seed spread, the claims' numbers and the spec line."""
     recs = study_records(root, STUDY, experiment)
     values = {v: [run_statistic(r.trained(r.metric)) for r in rs if not r.unfinished] for v, rs in recs.items()}
@@ -78,6 +91,8 @@ def grid_numbers(root: Path, experiment: str) -> dict:
     sd, df = pooled_sd(analog)
     fp = values.get("fp", [])
     data = {"experiment": experiment, "study": STUDY, "last_epochs": LAST, "near": NEAR,
+            "grid": {"n_values": list(grid.n_values), "t_gaps": list(grid.t_gaps),
+                     "ablation_n": list(grid.ablation_n), "prefix": grid.prefix},
             "fp": fp, "sd": None if math.isnan(sd) else sd, "df": df,
             "points": {v: {"values": vals, "mean": statistics.fmean(vals)} for v, vals in sorted(values.items())}}
     data["claims"] = claims(data)
@@ -105,27 +120,28 @@ def _versus(data: dict, a: str, b: str) -> dict:
 def claims(data: dict) -> dict:
     if not data["fp"]:
         return {}
+    grid = grid_of(data)
     out = {"software": {}, "t_gap": {}, "compensation": [], "ablation": {}}
     for comp, _ in SETTINGS:
         key = "comp" if comp else "plain"
-        big = max(N_VALUES)
-        out["software"][key] = {f"{g:g}": _versus(data, point_name(big, g, comp), "fp") for g in T_GAPS}
+        big = max(grid.n_values)
+        out["software"][key] = {f"{g:g}": _versus(data, grid.name(big, g, comp), "fp") for g in grid.t_gaps}
         slopes = {}
-        for n in N_VALUES:
-            pts = [(g, *_point(data, point_name(n, g, comp))) for g in T_GAPS]
+        for n in grid.n_values:
+            pts = [(g, *_point(data, grid.name(n, g, comp))) for g in grid.t_gaps]
             pts = [p for p in pts if p[2]]
             slope, se = trend(pts, math.nan if data["sd"] is None else data["sd"])
             if not math.isnan(slope):
                 slopes[str(n)] = {"slope": slope, "se": None if math.isnan(se) else se, "gaps": len(pts),
                                   "resolved": None if math.isnan(se) else abs(slope) > RESOLVE_SE * se}
         out["t_gap"][key] = slopes
-    for n in N_VALUES:
-        for g in T_GAPS:
-            d = _versus(data, point_name(n, g, True), point_name(n, g, False))
+    for n in grid.n_values:
+        for g in grid.t_gaps:
+            d = _versus(data, grid.name(n, g, True), grid.name(n, g, False))
             if d["d"] is not None:
                 out["compensation"].append({"n": n, "t_gap": g, **d})
-    for setting, pattern in ABLATION.items():
-        lo, hi = pattern.format(n=min(ABLATION_N)), pattern.format(n=max(ABLATION_N))
+    for setting, pattern in ABLATION.items() if grid.ablation_n else ():
+        lo, hi = pattern.format(n=min(grid.ablation_n)), pattern.format(n=max(grid.ablation_n))
         d = _versus(data, lo, hi)
         if d["d"] is not None:
             out["ablation"][setting] = d            # error at N = 10 minus error at N = 1000: the gain of large N
@@ -137,10 +153,11 @@ def spec_line(data: dict) -> dict:
     if not data["fp"]:
         return {}
     fp = statistics.fmean(data["fp"])
+    grid = grid_of(data)
     out = {}
     for comp, _ in SETTINGS:
-        cells = [(n, g, data["points"][point_name(n, g, comp)]["mean"] - fp) for n in N_VALUES for g in T_GAPS
-                 if point_name(n, g, comp) in data["points"]]
+        cells = [(n, g, data["points"][grid.name(n, g, comp)]["mean"] - fp) for n in grid.n_values
+                 for g in grid.t_gaps if grid.name(n, g, comp) in data["points"]]
         out["comp" if comp else "plain"] = {
             "near": [[n, g] for n, g, d in cells if d <= NEAR],
             "closest": min(cells, key=lambda c: c[2]) if cells else None, "recorded": len(cells)}
@@ -157,12 +174,12 @@ def _fmt(d: dict, digits: int = 2) -> str:
     return f"{d['d']:+.{digits}f} ± {d['se']:.{digits}f}"
 
 
-def _region(cells: list[list[float]]) -> str:
+def _region(cells: list[list[float]], grid: Grid) -> str:
     """The cells as "N ≥ a and t_gap ≤ b µs" when they are exactly that corner of the grid, else listed."""
     got = {(int(n), float(g)) for n, g in cells}
-    for a in N_VALUES:
-        for b in T_GAPS:
-            corner = {(n, g) for n in N_VALUES if n >= a for g in T_GAPS if g <= b}
+    for a in grid.n_values:
+        for b in grid.t_gaps:
+            corner = {(n, g) for n in grid.n_values if n >= a for g in grid.t_gaps if g <= b}
             if corner == got:
                 return f"N ≥ {a} and t_gap ≤ {b:g} µs"
     by_n = {}
@@ -172,7 +189,8 @@ def _region(cells: list[list[float]]) -> str:
 
 
 def spec_sentence(data: dict) -> str:
-    spec, total = data["spec"], 2 * len(N_VALUES) * len(T_GAPS)
+    grid = grid_of(data)
+    spec, total = data["spec"], 2 * len(grid.n_values) * len(grid.t_gaps)
     recorded = sum(s["recorded"] for s in spec.values())
     fp = statistics.fmean(data["fp"])
     parts = []
@@ -181,7 +199,7 @@ def spec_sentence(data: dict) -> str:
         if not s["recorded"]:
             parts.append(f"{words}: no point recorded yet")
         elif s["near"]:
-            parts.append(f"{words}: {_region(s['near'])}")
+            parts.append(f"{words}: {_region(s['near'], grid)}")
         else:
             n, g, d = s["closest"]
             parts.append(f"{words}: no point (closest: N = {n}, t_gap = {g:g} µs, {d:+.2f} points)")
@@ -205,7 +223,7 @@ def _verdict_software(data: dict, key: str) -> str:
         return "no N = 1000 point recorded yet"
     far = [g for g, d in got.items() if d["d"] > NEAR and (d["se"] is None or d["d"] - NEAR > RESOLVE_SE * d["se"])]
     nums = ", ".join(f"{_fmt(d)} at {g} µs" for g, d in got.items())
-    if len(got) < len(T_GAPS):
+    if len(got) < len(grid_of(data).t_gaps):
         return f"incomplete ({nums})"
     if far:
         return f"**not reproduced**: above software by {nums}"
@@ -290,28 +308,32 @@ def claims_markdown(data: dict) -> str:
         key = "comp" if comp else "plain"
         rows.append(f"| below N ≈ 500 accuracy depends on t_gap, not above ({words}) | {_verdict_t_gap(data, key)} |")
     rows.append(f"| compensation reduces the error (with − without) | {_verdict_compensation(data)} |")
-    rows.append(f"| the gain at large N comes mainly from the lower noise of the updates | {_verdict_ablation(data)} |")
+    ablation = ""
+    if grid_of(data).ablation_n:
+        rows.append(f"| the gain at large N comes mainly from the lower noise of the updates | {_verdict_ablation(data)} |")
+        ablation = (f" Ablation settings (t_gap = {ABLATION_GAP:g} µs): *both* the grid point, *noise-only* transient "
+                    f"off, *time-only* update noise matched to N = 10, *neither* both removed; the noise's share of "
+                    f"the gain is gain(both) − gain(time-only).")
     return "\n".join(rows) + (
-        f"\n\nStatistic: each run's test error (%) averaged over its last {LAST} epochs; seed spread: {spread}; a difference is resolved when it exceeds {RESOLVE_SE:g} standard "
-        f"errors; near software: at most {NEAR:g} points above floating point. Ablation settings (t_gap = "
-        f"{ABLATION_GAP:g} µs): *both* the grid point, *noise-only* transient off, *time-only* update noise matched "
-        f"to N = 10, *neither* both removed; the noise's share of the gain is gain(both) − gain(time-only). "
-        f"Records: `{folder}`.")
+        f"\n\nStatistic: each run's test error (%) averaged over its last {LAST} epochs; seed spread: {spread}; a "
+        f"difference is resolved when it exceeds {RESOLVE_SE:g} standard errors; near software: at most {NEAR:g} "
+        f"points above floating point.{ablation} Records: `{folder}`.")
 
 
 def draw(data: dict, path: Path) -> None:
     fp = statistics.fmean(data["fp"]) if data["fp"] else None
     acc = {v: 100.0 - p["mean"] for v, p in data["points"].items()}
-    heat_maps(acc, GRID, path, f"{data['experiment']}: test accuracy (mean of last {LAST} epochs)",
+    heat_maps(acc, grid_of(data), path, f"{label(data['experiment'], grid_of(data))}: test accuracy (mean of last {LAST} epochs)",
               near=None if fp is None else NEAR)
 
 
-def _views(dataset: str, experiment: str) -> dict[str, ComputedView]:
+def _views(name: str, experiment: str, grid: Grid = GRID) -> dict[str, ComputedView]:
     folder = f"{RESULTS_DIR}/{STUDY}"
-    numbers = lambda root: grid_numbers(Path(root), experiment)   # noqa: E731
-    return {f"ctf-spec-{dataset}": ComputedView(numbers, spec_markdown, draw,
-                                                f"{experiment}: accuracy over N × t_gap", records=folder),
-            f"ctf-claims-{dataset}": ComputedView(numbers, claims_markdown, records=folder)}
+    numbers = lambda root: grid_numbers(Path(root), experiment, grid)   # noqa: E731
+    return {f"ctf-spec-{name}": ComputedView(numbers, spec_markdown, draw,
+                                             f"{label(experiment, grid)}: accuracy over N × t_gap", records=folder),
+            f"ctf-claims-{name}": ComputedView(numbers, claims_markdown, records=folder)}
 
 
-VIEWS = {**_views("mnist", "ctf-mnist"), **_views("fashion", "ctf-fashion")}
+VIEWS = {**_views("mnist", "ctf-mnist"), **_views("fashion", "ctf-fashion"),
+         **_views("wide-mnist", "ctf-mnist", WIDE_GRID)}
