@@ -9,7 +9,7 @@ from rpusim.devices import ConstantStepDevice, SoftBoundsDevice
 from rpusim.fast_path import reference_path
 from rpusim.tile import AnalogTile, IOConfig, RPUConfig
 from rpusim.tile.bit_counts import _plan, packed_update_counts
-from rpusim.tile.config import UpdateConfig
+from rpusim.tile import UpdateConfig
 from rpusim.tile.periphery import analog_mvm, bm_repeats
 from rpusim.tile.pulsed_update import exact_update, ordered_update, plan_pulses
 

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..fast_path import draw_seed, use_fast_kernel
-from .config import IOConfig
+from .periphery_config import IOConfig
 from .periphery_params import NM_CONSTANT, bm_repeats, io_params, level_max
 
 

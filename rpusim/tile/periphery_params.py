@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import IOConfig
+from .periphery_config import IOConfig
 
 NM_NONE, NM_ABS_MAX, NM_CONSTANT = 0, 1, 2  # noise management as the kernels read it
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .config import UpdateConfig
+from .periphery_config import UpdateConfig
 
 
 @dataclass

@@ -39,7 +39,8 @@ import math
 import torch
 from torch import Tensor
 
-from .config import AGADAlgorithm, ChoppedTTv2Algorithm, RPUConfig, SGDAlgorithm, TTv2Algorithm
+from .algorithm_config import AGADAlgorithm, ChoppedTTv2Algorithm, SGDAlgorithm, TTv2Algorithm
+from .config import RPUConfig
 from .grad_mode import without_grad
 from .tile import AnalogTile
 from ..devices import symmetry_point

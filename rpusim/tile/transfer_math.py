@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .config import IOConfig
+from .periphery_config import IOConfig
 from .periphery import analog_mvm
 
 
