@@ -183,8 +183,8 @@ LSTM_ALGORITHMS = ("sgd", "tiki-taka", "ttv2", "chopped-ttv2")  # aihwkit's defa
 
 # Tiki-Taka with its transfers counted in vector updates (rows of x: samples × time steps) instead of mini-batches:
 # a column of A every 16 rows, 50 reads per mini-batch of the study preset (16 streams × 50 steps). Counted in
-# mini-batches (aihwkit's tiki-taka preset), C sees each column of the first layer about twice in the study's
-# 500 updates and stays on the unigram plateau (docs/transfer.md "transfer-lstm").
+# mini-batches (aihwkit's tiki-taka preset), C sees each of the first layer's 147 columns about three times in the
+# study's 500 updates and stays on the unigram plateau (docs/transfer.md "transfer-lstm").
 LSTM_TIKI_TAKA_ROWS = {"type": "tiki-taka", "units_in_mbatch": False, "transfer_every": 16}
 
 

@@ -147,7 +147,6 @@ def _evidence(alg: str, setting: Setting, values: dict[str, list[float]]) -> dic
 def claims_numbers(root: Path) -> dict:
     """Every claim's evidence per setting, and the settings where the algorithm has not run."""
     values = {s.key: setting_values(Path(root), s) for s in SETTINGS}
-    by_key = {s.key: s for s in SETTINGS}
     claims = []
     for alg, words in CLAIMS:
         ev = [e for s in SETTINGS if (e := _evidence(alg, s, values[s.key])) is not None]
