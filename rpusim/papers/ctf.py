@@ -126,8 +126,7 @@ def control_variants(n: int = CONTROL_N, t_gap: float = CONTROL_GAP) -> dict[str
             f"ctrl-beta10-N{n}": point(n, t_gap, beta=10.0, t_prog=keep_step, t_erase=keep_step)}
 
 
-WIDE_N = (10, 100, 1000)
-WIDE_GAPS = (1.0, 100.0)
+WIDE_GRID = Grid((10, 100, 1000), (1.0, 100.0), (), prefix="wide-")
 
 
 def wide_device() -> dict:
@@ -137,10 +136,10 @@ def wide_device() -> dict:
 
 
 def wide_variants() -> dict[str, dict]:
-    """The cell with the wide window (``wide_device``) on a smaller grid, N ∈ WIDE_N × t_gap ∈ WIDE_GAPS ×
-    compensation off/on: the paper's claims asked again of a cell used in the flatter middle of its curve."""
-    return {"wide-" + point_name(n, gap, comp): point(n, gap, comp, **wide_device())
-            for comp in (False, True) for n in WIDE_N for gap in WIDE_GAPS}
+    """The cell with the wide window (``wide_device``) on the smaller :data:`WIDE_GRID` (N × t_gap × compensation
+    off/on, names ``wide-N…``): the paper's claims asked again of a cell used in the flatter middle of its curve."""
+    return {WIDE_GRID.name(n, gap, comp): point(n, gap, comp, **wide_device())
+            for comp in (False, True) for n in WIDE_GRID.n_values for gap in WIDE_GRID.t_gaps}
 
 
 def study_base(dataset: str, name: str) -> dict:

@@ -1,9 +1,10 @@
 """The CTF grid at the real budget, judged from its records: heat maps, the spec line and a
 verdict on each of the paper's four claims (Shrivastava et al. 2024, arXiv 2402.09792).
 
-Reads the records of study ``ctf-grid`` (``rpusim record ... --study ctf-grid``) of one data set
-and computes, for the document blocks ``ctf-spec-DATASET`` (heat maps and the spec line) and
-``ctf-claims-DATASET`` (the verdicts):
+Reads the records of study ``ctf-grid`` (``rpusim record ... --study ctf-grid``) of one data set and
+one grid (the main grid :data:`.ctf.GRID`, or the wide-window cell's :data:`.ctf.WIDE_GRID`) and
+computes, for the document blocks ``ctf-spec-NAME`` (heat maps and the spec line) and
+``ctf-claims-NAME`` (the verdicts; NAME: mnist, fashion, wide-mnist):
 
 * the statistic of a run: its test error (%) averaged over the last :data:`LAST` epochs (the
   error of one epoch moves by several points from one epoch to the next on these arrays);
@@ -30,7 +31,7 @@ import numpy as np
 from ..framework.computed import ComputedView
 from ..framework.records import RESULTS_DIR, study_records
 from ..framework.seed_stats import RESOLVE_SE
-from .ctf import GRID, WIDE_GAPS, WIDE_N
+from .ctf import GRID, WIDE_GRID
 from .ctf_figures import Grid, heat_maps
 
 STUDY = "ctf-grid"
@@ -67,9 +68,6 @@ def trend(points: list[tuple[float, float, int]], sd: float) -> tuple[float, flo
     xm = float(np.sum(w * x) / w.sum())
     sxx = float(np.sum(w * (x - xm) ** 2))
     return float(np.sum(w * (x - xm) * y) / sxx), sd / math.sqrt(sxx)
-
-
-WIDE_GRID = Grid(WIDE_N, WIDE_GAPS, (), prefix="wide-")
 
 
 def label(experiment: str, grid: Grid) -> str:
