@@ -1,7 +1,7 @@
 """Analyses of a run that a document quotes, as commands of the package (``rpusim analyze ...``).
 
 ``bounds``: how many of each analog layer's devices sit within k steps of a weight bound in a
-run's checkpoint. A device of a bounded-step model (constant step, soft bounds, linear, exp and
+run's checkpoint (a transfer algorithm's fast array A and slow array C apart). A device of a bounded-step model (constant step, soft bounds, linear, exp and
 pow step) with state w, bounds w_min, w_max and steps Δw_up, Δw_down (its own, device-to-device
 spread included) is *near the upper bound* when w ≥ w_max − k·Δw_up and *near the lower bound*
 when w ≤ w_min + k·Δw_down: k more pulses in that direction would reach it (for state-dependent
@@ -48,29 +48,32 @@ def load_checkpoint_model(path: str | Path) -> tuple[RunConfig, torch.nn.Module,
 
 def near_bounds(model: torch.nn.Module, steps: float = 2.0) -> dict[str, dict[str, float]]:
     """Per analog layer: devices counted, and the fractions within ``steps`` steps of the upper,
-    the lower and either bound. Layers whose devices have no bounds are left out."""
+    the lower and either bound. A layer trained by a transfer algorithm counts its two arrays apart,
+    as ``LAYER (A)`` (the fast array) and ``LAYER (C)`` (the slow one the network reads). Layers whose
+    devices have no bounds are left out."""
     from ..nn.sequential import analog_arrays
     from ..tile.tile import AnalogTile
     if steps < 0:
         raise ConfigError(f"--steps {steps}: must be >= 0")
-    out = {}
+    counts: dict[str, list[int]] = {}
     for name, arr in analog_arrays(model).items():
-        upper = lower = total = 0
-        for tile in (m for m in arr.modules() if isinstance(m, AnalogTile)):
+        layer = name.removesuffix(".array") or "array"
+        tiles = [(n, m) for n, m in arr.named_modules() if isinstance(m, AnalogTile)]
+        compound = any(n.endswith("fast") for n, _ in tiles)
+        for tile_name, tile in tiles:
             p = tile.params
             if not {"w_max", "w_min", "dw_up", "dw_down"} <= set(p):
                 continue
+            key = f"{layer} ({'A' if tile_name.endswith('fast') else 'C'})" if compound else layer
             w = tile.state
             up = w >= p["w_max"] - steps * p["dw_up"]
             down = w <= p["w_min"] + steps * p["dw_down"]
-            upper += int(up.sum())
-            lower += int((down & ~up).sum())
-            total += w.numel()
-        if total:
-            layer = name.removesuffix(".array") or "array"
-            out[layer] = {"devices": total, "upper": upper / total, "lower": lower / total,
-                          "either": (upper + lower) / total}
-    return out
+            c = counts.setdefault(key, [0, 0, 0])
+            c[0] += int(up.sum())
+            c[1] += int((down & ~up).sum())
+            c[2] += w.numel()
+    return {key: {"devices": total, "upper": upper / total, "lower": lower / total, "either": (upper + lower) / total}
+            for key, (upper, lower, total) in counts.items() if total}
 
 
 def bounds_table(result: dict[str, dict[str, float]], steps: float, epoch: int, source: str) -> str:
