@@ -23,7 +23,8 @@ def test_catalog_lists_the_transfer_experiments():
     expected = {f"{a}+{d}" for a in ALGORITHMS for d in ("soft-asym", *PRESETS, "ctf-N100")} | {"fp", "sgd+soft-sym"}
     assert set(fc.variants) == expected
     assert set(get_experiment("transfer-lstm").variants) == {"fp", "sgd-sym", "sgd", "tiki-taka", "ttv2", "chopped-ttv2",
-                                                                 "tiki-taka-rows"}
+                                                                 "tiki-taka-rows", "tiki-taka-rows-symA",
+                                                                 "tiki-taka-rows-symC"}
     assert set(fc.default_variants) <= set(fc.variants) and set(fc.claims) <= set(fc.variants)
 
 
@@ -85,6 +86,9 @@ def test_lstm_variants_carry_the_asymmetry():
     assert sym.up_down == 0.0 and sym.up_down_dtod == 0.0 and sym.dw_min == configs["sgd"].rpu.device.dw_min
     rows = configs["tiki-taka-rows"].rpu.algorithm
     assert rows.type == "tiki-taka" and not rows.units_in_mbatch and rows.transfer_every == 16
+    sym_a = configs["tiki-taka-rows-symA"].rpu.algorithm
+    assert sym_a.fast_device.up_down == 0.0 and sym_a.slow_device is None and sym_a.transfer_every == 16
+    assert configs["tiki-taka-rows-symC"].rpu.algorithm.slow_device.up_down_dtod == 0.0
 
 
 def test_list_shows_the_variants_and_claims():

@@ -191,13 +191,17 @@ LSTM_TIKI_TAKA_ROWS = {"type": "tiki-taka", "units_in_mbatch": False, "transfer_
 def lstm_variants() -> dict[str, dict]:
     """``fp``; each algorithm with aihwkit's defaults on the asymmetric device; ``tiki-taka-rows``
     (:data:`LSTM_TIKI_TAKA_ROWS`); ``sgd-sym``, plain SGD on the same device without the asymmetry (the
-    reference the algorithms should reach)."""
+    reference the algorithms should reach); and two diagnostics, ``tiki-taka-rows-symA`` / ``-symC``, with
+    the fast array A / the slow array C on the symmetric device (which array's asymmetry costs)."""
     def analog(algorithm: dict, device: dict) -> dict:
         return {"rpu": {"update": dict(lstm.RPU_UPDATE), "device": dict(device), "algorithm": dict(algorithm)}}
     out = {"fp": lstm.FP, "sgd-sym": analog({"type": "sgd"}, {k: 0.0 for k in LSTM_ASYMMETRY})}
     for algorithm in LSTM_ALGORITHMS:
         out[algorithm] = analog({"type": algorithm}, LSTM_ASYMMETRY)
     out["tiki-taka-rows"] = analog(LSTM_TIKI_TAKA_ROWS, LSTM_ASYMMETRY)
+    symmetric = {"type": "constant_step", **{k: 0.0 for k in LSTM_ASYMMETRY}}
+    for array, field in (("A", "fast_device"), ("C", "slow_device")):   # diagnostics: which array's asymmetry costs
+        out[f"tiki-taka-rows-sym{array}"] = analog({**LSTM_TIKI_TAKA_ROWS, field: symmetric}, LSTM_ASYMMETRY)
     return out
 
 
