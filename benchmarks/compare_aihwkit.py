@@ -17,6 +17,9 @@ Five arms train the same network on the same images in the same order, over seve
                         beyond its ADC's range still flows back, as in rpusim (:func:`aihwkit_model`)
 * ``rpusim-clamp-grad`` — the ``rpusim`` arm with aihwkit's clamp gradient and nothing else of aihwkit's
                         (``rpu.forward.out_bound_grad: zero``, docs/fidelity.md)
+* ``rpusim-aihwkit-draw`` — the ``rpusim`` arm with only the up/down asymmetry drawn as aihwkit draws it
+                        (``device.up_down_draw: additive`` and :func:`aihwkit_rpu.aihwkit_steps`), the
+                        other four options left at rpusim's: which part of ``rpusim-aihwkit`` matters
 
 At the start a run writes ``OUT/meta.json`` (:func:`write_meta`: commit, versions, command line,
 date, machine, settings, the arms' options); each epoch appends one JSON line
@@ -27,7 +30,7 @@ it is a comparison tool, never a test dependency (shared/aihwkit-reference.md sa
 
     OMP_NUM_THREADS=1 python3 benchmarks/compare_aihwkit.py --out runs/compare-aihwkit \\
         [--seeds 0,1,2] [--epochs 3] [--train-limit 0] [--preset NAME] \\
-        [--arms rpusim,rpusim-aihwkit,aihwkit,aihwkit-full-grad,rpusim-clamp-grad] \\
+        [--arms rpusim,rpusim-aihwkit,aihwkit,aihwkit-full-grad,rpusim-clamp-grad,rpusim-aihwkit-draw] \\
         [--experiment cnn-fashion|fc-mnist|transfer-fc-mnist|transfer-fc-fashion] [--variant V] [--log-every K]
 
 ``--preset NAME`` takes the experiment's budget (epochs, training and test images; ``study`` of the
@@ -66,7 +69,7 @@ from rpusim.papers.catalog import get_experiment  # noqa: E402
 
 STEPS = "steps.jsonl"  # the --log-every diagnostic (not merged into the record)
 
-ARMS = ("rpusim", "rpusim-aihwkit", "aihwkit", "aihwkit-full-grad", "rpusim-clamp-grad")
+ARMS = ("rpusim", "rpusim-aihwkit", "aihwkit", "aihwkit-full-grad", "rpusim-clamp-grad", "rpusim-aihwkit-draw")
 #: The arms aihwkit trains; ``aihwkit-full-grad`` without its clamp gradient (see :func:`aihwkit_model`).
 AIHWKIT_ARMS = ("aihwkit", "aihwkit-full-grad")
 #: The experiments compared, each with the analog variants the rpusim arms may train and aihwkit's rpu
@@ -86,13 +89,17 @@ def variant_rpu(experiment: str, variant: str):
     return variant_configs(get_experiment(experiment), [variant], None, {}, 0)[variant].rpu
 
 
-def aihwkit_options(experiment: str, variant: str) -> dict:
-    """The rpusim-aihwkit arm's overrides: aihwkit's fidelity options and, on a device with an up/down
-    asymmetry, its steps as aihwkit draws them (the same mean steps, :func:`aihwkit_rpu.aihwkit_steps`)."""
+def aihwkit_draw(experiment: str, variant: str) -> dict:
+    """The up/down asymmetry drawn as aihwkit draws it: additive, with the same mean steps
+    (:func:`aihwkit_rpu.aihwkit_steps`); a device without an asymmetry keeps its steps."""
     device = variant_rpu(experiment, variant).device
-    if not getattr(device, "up_down", 0.0):
-        return AIHWKIT_OPTIONS
-    return deep_merge(AIHWKIT_OPTIONS, {"rpu": {"device": aihwkit_steps(device)}})
+    steps = aihwkit_steps(device) if getattr(device, "up_down", 0.0) else {}
+    return {"rpu": {"device": {"up_down_draw": "additive", **steps}}}
+
+
+def aihwkit_options(experiment: str, variant: str) -> dict:
+    """The rpusim-aihwkit arm's overrides: aihwkit's fidelity options and its draw of the asymmetry."""
+    return deep_merge(AIHWKIT_OPTIONS, aihwkit_draw(experiment, variant))
 
 
 def arm_options(arm: str, experiment: str = "cnn-fashion", variant: str | None = None) -> dict:
@@ -105,6 +112,8 @@ def arm_options(arm: str, experiment: str = "cnn-fashion", variant: str | None =
         return {"variant": "fp", "rpu_config_from": analog, **full}
     if arm == "rpusim-clamp-grad":
         return {"variant": analog, "overrides": CLAMP_GRAD}
+    if arm == "rpusim-aihwkit-draw":
+        return {"variant": analog, "overrides": aihwkit_draw(experiment, analog)}
     return {"variant": analog, "overrides": aihwkit_options(experiment, analog) if arm == "rpusim-aihwkit" else {}}
 
 

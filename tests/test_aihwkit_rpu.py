@@ -125,6 +125,17 @@ def test_a_transfer_run_records_its_variant_and_test_limit(script, tmp_path):
     assert full == {"variant": "fp", "rpu_config_from": TT, "output_bound_gradient": "pass"}
 
 
+def test_the_draw_arm_changes_only_how_the_asymmetry_is_drawn(script):
+    draw = script.arm_options("rpusim-aihwkit-draw", "transfer-fc-mnist", TT)["overrides"]
+    assert set(draw["rpu"]) == {"device"}
+    assert draw["rpu"]["device"]["up_down_draw"] == "additive"
+    assert draw["rpu"]["device"]["up_down"] == pytest.approx(0.2 / 1.1)
+    every = script.arm_options("rpusim-aihwkit", "transfer-fc-mnist", TT)["overrides"]
+    assert every["rpu"]["device"] == draw["rpu"]["device"] and {"update", "forward"} <= set(every["rpu"])
+    assert script.arm_options("rpusim-aihwkit-draw", "transfer-fc-mnist", "sgd+soft-sym")["overrides"] == \
+        {"rpu": {"device": {"up_down_draw": "additive"}}}
+
+
 @pytest.mark.parametrize("args, message", [
     (["--variant", "agad+soft-asym"], "--variant agad+soft-asym: not compared for transfer-fc-mnist (allowed: "),
     (["--preset", "huge"], "preset 'huge': unknown for transfer-fc-mnist"),
