@@ -19,7 +19,10 @@ Five arms train the same network on the same images in the same order, over seve
                         (``rpu.forward.out_bound_grad: zero``, docs/fidelity.md)
 * ``rpusim-aihwkit-draw`` — the ``rpusim`` arm with only the up/down asymmetry drawn as aihwkit draws it
                         (``device.up_down_draw: additive`` and :func:`aihwkit_rpu.aihwkit_steps`), the
-                        other four options left at rpusim's: which part of ``rpusim-aihwkit`` matters
+                        other options left at rpusim's: which part of ``rpusim-aihwkit`` matters
+* ``rpusim-aihwkit-clip``, ``-overflow``, ``-bm`` — the same split for one other option each
+                        (:data:`ONE_OPTION`): per-pulse clipping, update management's overflow,
+                        bound management's resolution limit and saturation test
 
 At the start a run writes ``OUT/meta.json`` (:func:`write_meta`: commit, versions, command line,
 date, machine, settings, the arms' options); each epoch appends one JSON line
@@ -69,7 +72,8 @@ from rpusim.papers.catalog import get_experiment  # noqa: E402
 
 STEPS = "steps.jsonl"  # the --log-every diagnostic (not merged into the record)
 
-ARMS = ("rpusim", "rpusim-aihwkit", "aihwkit", "aihwkit-full-grad", "rpusim-clamp-grad", "rpusim-aihwkit-draw")
+ARMS = ("rpusim", "rpusim-aihwkit", "aihwkit", "aihwkit-full-grad", "rpusim-clamp-grad", "rpusim-aihwkit-draw",
+        "rpusim-aihwkit-clip", "rpusim-aihwkit-overflow", "rpusim-aihwkit-bm")
 #: The arms aihwkit trains; ``aihwkit-full-grad`` without its clamp gradient (see :func:`aihwkit_model`).
 AIHWKIT_ARMS = ("aihwkit", "aihwkit-full-grad")
 #: The experiments compared, each with the analog variants the rpusim arms may train and aihwkit's rpu
@@ -82,6 +86,10 @@ CLAMP_GRAD = {"rpu": {"forward": {"out_bound_grad": "zero"}}}
 AIHWKIT_OPTIONS = {"rpu": {"update": {"clip": "per_pulse", "um_overflow": "clip_delta"},
                            "forward": {"bm_max_res": 0.25, "bm_test": "after_adc"},
                            "device": {"up_down_draw": "additive"}}}
+#: The arms that add one of aihwkit's options (besides the draw) to rpusim's defaults.
+ONE_OPTION = {"rpusim-aihwkit-clip": {"rpu": {"update": {"clip": "per_pulse"}}},
+              "rpusim-aihwkit-overflow": {"rpu": {"update": {"um_overflow": "clip_delta"}}},
+              "rpusim-aihwkit-bm": {"rpu": {"forward": {"bm_max_res": 0.25, "bm_test": "after_adc"}}}}
 
 
 def variant_rpu(experiment: str, variant: str):
@@ -114,6 +122,8 @@ def arm_options(arm: str, experiment: str = "cnn-fashion", variant: str | None =
         return {"variant": analog, "overrides": CLAMP_GRAD}
     if arm == "rpusim-aihwkit-draw":
         return {"variant": analog, "overrides": aihwkit_draw(experiment, analog)}
+    if arm in ONE_OPTION:
+        return {"variant": analog, "overrides": ONE_OPTION[arm]}
     return {"variant": analog, "overrides": aihwkit_options(experiment, analog) if arm == "rpusim-aihwkit" else {}}
 
 

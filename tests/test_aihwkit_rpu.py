@@ -136,6 +136,13 @@ def test_the_draw_arm_changes_only_how_the_asymmetry_is_drawn(script):
         {"rpu": {"device": {"up_down_draw": "additive"}}}
 
 
+def test_the_one_option_arms_together_are_the_aihwkit_options(script):
+    merged = {}
+    for arm in ("rpusim-aihwkit-clip", "rpusim-aihwkit-overflow", "rpusim-aihwkit-bm", "rpusim-aihwkit-draw"):
+        merged = script.deep_merge(merged, script.arm_options(arm, "transfer-fc-mnist", TT)["overrides"])
+    assert merged == script.arm_options("rpusim-aihwkit", "transfer-fc-mnist", TT)["overrides"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--variant", "agad+soft-asym"], "--variant agad+soft-asym: not compared for transfer-fc-mnist (allowed: "),
     (["--preset", "huge"], "preset 'huge': unknown for transfer-fc-mnist"),
