@@ -52,16 +52,3 @@ def test_analyze_bounds_on_a_run_checkpoint(tmp_path):
     assert "| 1 | 6280 |" in res.output and "| 3 | 90 |" in res.output
     assert res.output.count("| 100.00 |") == 2 and "after epoch 1" in res.output
 
-
-def test_near_bounds_counts_a_transfer_layers_two_arrays_apart():
-    torch.manual_seed(0)
-    cfg = RPUConfig.from_dict({"algorithm": {"type": "tiki-taka"}})
-    model = AnalogSequential(AnalogLinear(10, 4, bias=False, rpu_config=cfg))
-    slow = model[0].array.tiles[0]
-    fast = slow.fast
-    fast.state.copy_(fast.params["w_max"].expand_as(fast.state))   # every device of A at its upper bound
-    slow.state.zero_()                                              # C in the middle
-    got = near_bounds(model)
-    assert set(got) == {"0 (A)", "0 (C)"}
-    assert got["0 (A)"] == {"devices": 40, "upper": 1.0, "lower": 0.0, "either": 1.0}
-    assert got["0 (C)"]["either"] == 0.0 and got["0 (C)"]["devices"] == 40

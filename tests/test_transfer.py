@@ -351,15 +351,17 @@ def test_lstm_sequence_kernel_computes_with_the_effective_weight():
     assert torch.allclose(fast, torch.stack(steps), atol=1e-5)
 
 
-def test_analyze_bounds_counts_the_devices_of_both_arrays():
+def test_analyze_bounds_counts_the_devices_of_both_arrays_apart():
     from rpusim.framework.analyze import near_bounds
     cfg = RPUConfig.from_dict({"algorithm": {"type": "ttv2"}})
     torch.manual_seed(0)
     model = torch.nn.Sequential(AnalogLinear(5, 4, bias=False, rpu_config=cfg))
     model[0].set_weights(torch.zeros(4, 5))
-    assert near_bounds(model)["0"] == {"devices": 40, "upper": 0.0, "lower": 0.0, "either": 0.0}
+    middle = {"devices": 20, "upper": 0.0, "lower": 0.0, "either": 0.0}
+    assert near_bounds(model) == {"0 (C)": middle, "0 (A)": middle}
     model[0].array.tiles[0].fast.set_weights(torch.full((4, 5), 10.0))  # A's 20 devices at their upper bounds
-    assert near_bounds(model)["0"]["upper"] == 0.5
+    got = near_bounds(model)
+    assert got["0 (A)"]["upper"] == 1.0 and got["0 (C)"] == middle
 
 
 # --- the charge-trap-flash device under every algorithm --------------------------------------------
