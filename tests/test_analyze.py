@@ -51,4 +51,3 @@ def test_analyze_bounds_on_a_run_checkpoint(tmp_path):
     # every device is within a million steps of a bound: 785·8 and 9·10 devices, 100 % each
     assert "| 1 | 6280 |" in res.output and "| 3 | 90 |" in res.output
     assert res.output.count("| 100.00 |") == 2 and "after epoch 1" in res.output
-
