@@ -38,6 +38,8 @@ ON_TIME = 100.0                         # µs of program time in a full-scale up
 LR = 0.1                                # fc-mnist's network at 10x its lr: see STUDY
 ABLATION_N = (10, 100, 1000)
 GRID = Grid(N_VALUES, T_GAPS, ABLATION_N)
+# The part of the grid run on Fashion-MNIST (issue 16's minimum there; no ablation): docs/ctf.md's command.
+FASHION_GRID = Grid((10, 100, 500, 1000), (1.0, 20.0, 100.0), ())
 N_REF = 10                              # the noise level the ablation matches
 C2C = 0.3                               # CTFDevice's default cycle-to-cycle noise
 

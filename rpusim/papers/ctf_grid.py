@@ -2,7 +2,8 @@
 verdict on each of the paper's four claims (Shrivastava et al. 2024, arXiv 2402.09792).
 
 Reads the records of study ``ctf-grid`` (``rpusim record ... --study ctf-grid``) of one data set and
-one grid (the main grid :data:`.ctf.GRID`, or the wide-window cell's :data:`.ctf.WIDE_GRID`) and
+one grid (the main grid :data:`.ctf.GRID`, the part of it run on Fashion-MNIST :data:`.ctf.FASHION_GRID`,
+or the wide-window cell's :data:`.ctf.WIDE_GRID`) and
 computes, for the document blocks ``ctf-spec-NAME`` (heat maps and the spec line) and
 ``ctf-claims-NAME`` (the verdicts; NAME: mnist, fashion, wide-mnist):
 
@@ -31,7 +32,7 @@ import numpy as np
 from ..framework.computed import ComputedView
 from ..framework.records import RESULTS_DIR, study_records
 from ..framework.seed_stats import RESOLVE_SE
-from .ctf import GRID, WIDE_GRID
+from .ctf import FASHION_GRID, GRID, WIDE_GRID
 from .ctf_figures import Grid, heat_maps
 
 STUDY = "ctf-grid"
@@ -333,5 +334,5 @@ def _views(name: str, experiment: str, grid: Grid = GRID) -> dict[str, ComputedV
             f"ctf-claims-{name}": ComputedView(numbers, claims_markdown, records=folder)}
 
 
-VIEWS = {**_views("mnist", "ctf-mnist"), **_views("fashion", "ctf-fashion"),
+VIEWS = {**_views("mnist", "ctf-mnist"), **_views("fashion", "ctf-fashion", FASHION_GRID),
          **_views("wide-mnist", "ctf-mnist", WIDE_GRID)}
