@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ..framework.computed import ComputedView
 from ..framework.records import RESULTS_DIR, study_records
-from ..framework.seed_stats import RESOLVE_SE, difference, mean_sd
+from ..framework.seed_stats import RESOLVE_SE, cell, diff_cell, difference
 from . import transfer_dynamics
 
 
@@ -121,11 +121,6 @@ def verdict(alg: list[float], sgd: list[float], ref: list[float] | None, toleran
     return "beats SGD, reference not resolved"
 
 
-def _cell(values: list[float], digits: int) -> str:
-    m, sd, n = mean_sd(values)
-    return f"{m:.{digits}f}" + ("" if math.isnan(sd) else f" ± {sd:.{digits}f}")
-
-
 def _evidence(alg: str, setting: Setting, values: dict[str, list[float]]) -> dict | None:
     a = values.get(setting.variant.format(alg=alg), [])
     sgd = values.get(setting.sgd_variant(), [])
@@ -133,14 +128,12 @@ def _evidence(alg: str, setting: Setting, values: dict[str, list[float]]) -> dic
         return None
     ref = values.get(setting.reference, []) if setting.reference else None
     d, se, res = difference(a, sgd)
-    out = {"setting": setting.key, "value": _cell(a, setting.digits), "sgd": _cell(sgd, setting.digits) if sgd else "–",
+    out = {"setting": setting.key, "value": cell(a, setting.digits, len(a)), "sgd": cell(sgd, setting.digits, len(sgd)),
            "vs_sgd": f"{d:+.{setting.digits}f} ± {se:.{setting.digits}f}" if res is not None else "–",
            "seeds": len(a), "verdict": verdict(a, sgd, ref, setting.tolerance)}
     if ref:
-        dr, ser, rres = difference(a, ref)
-        out["ref"] = _cell(ref, setting.digits)
-        out["vs_ref"] = (f"{dr:+.{setting.digits}f} ± {ser:.{setting.digits}f}: "
-                         + ("resolved" if rres else "within seed spread")) if rres is not None else "–"
+        out["ref"] = cell(ref, setting.digits, len(ref))
+        out["vs_ref"] = diff_cell(a, ref, setting.digits)
     return out
 
 
