@@ -96,6 +96,7 @@ def test_verdicts_on_a_grid_that_behaves_as_the_paper_says(tmp_path):
     data = ctf_grid.grid_numbers(repo, "ctf-mnist")
     assert data["df"] == 16 and data["sd"] == pytest.approx(math.sqrt(0.02), rel=1e-6)   # ±0.1 around the point
     text = ctf_grid.claims_markdown(data)
+    assert len(data["pooled_from"]) == 16 and all(f"`{v}`" in text for v in data["pooled_from"])   # the statement names them
     rows = [r for r in text.splitlines() if r.startswith("| ") and "verdict" not in r]
     assert len(rows) == 6
     assert all("**reproduced**" in r for r in rows[:2]), rows[:2]        # N = 1000 near software, both ways

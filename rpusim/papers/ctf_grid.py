@@ -93,6 +93,7 @@ def grid_numbers(root: Path, experiment: str, grid: Grid = GRID) -> dict:
             "grid": {"n_values": list(grid.n_values), "t_gaps": list(grid.t_gaps),
                      "ablation_n": list(grid.ablation_n), "prefix": grid.prefix},
             "fp": fp, "sd": None if math.isnan(sd) else sd, "df": df,
+            "pooled_from": sorted(v for v, vals in values.items() if v != "fp" and len(vals) >= 2),
             "points": {v: {"values": vals, "mean": statistics.fmean(vals)} for v, vals in sorted(values.items())}}
     data["claims"] = claims(data)
     data["spec"] = spec_line(data)
@@ -297,7 +298,7 @@ def claims_markdown(data: dict) -> str:
         return f"No record yet in `{folder}`."
     spread = ("none yet (no analog point has two seeds)" if data["sd"] is None
               else f"s = {data['sd']:.2f} points ({data['df']} degrees of freedom), pooled over the analog points "
-                   "with two or more seeds")
+                   "with two or more seeds (" + ", ".join(f"`{v}`" for v in data["pooled_from"]) + ")")
     rows = ["| claim [paper] | verdict from the records |", "|---|---|"]
     for comp, words in SETTINGS:
         key = "comp" if comp else "plain"
