@@ -1,4 +1,5 @@
-"""A run's identity and what its folder holds: fingerprints, config diffs, resume/overwrite checks.
+"""A run's identity and what its folder holds: fingerprints, config diffs, resume/overwrite checks,
+the folder names of sweep points (:func:`point_name`).
 
 The **fingerprint** of a run is a short hash of everything that determines its numbers: the
 fully resolved :class:`RunConfig` (which holds the seed) and the package version
@@ -19,10 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -265,3 +268,13 @@ def remove_stale_tmp(folder: Path) -> list[Path]:
     for path in stale:
         path.unlink(missing_ok=True)
     return stale
+
+
+def _format_value(v: Any) -> str:
+    return json.dumps(v, separators=(",", ":")) if isinstance(v, (list, dict)) else str(v)
+
+
+def point_name(variant: str, values: dict[str, Any]) -> str:
+    """Folder name of a grid point: variant and key=value pairs, safe on every file system."""
+    text = "__".join([variant] + [f"{k}={_format_value(v)}" for k, v in values.items()])
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", text)[:200]

@@ -7,7 +7,11 @@ fingerprint), ``metrics.csv`` and ``summary.json`` â€” no checkpoint, no plot â€
 
 where STUDY names what a document cites (``fc-30epochs``, ``cnn-1epoch``, ...). Experiment,
 variant and seed are read from ``config.yaml``, never from the run's folder name, so a sweep
-point (``rpu-baseline__seed=2``) is recorded like a plain run.
+point (``rpu-baseline__seed=2``) is recorded like a plain run. A point of a sweep over other keys
+as well (a spec sheet's ``rpu-baseline__dw_min=0.003__seed=0``; its values are read from the
+``sweep.json`` beside it, which must agree with its config on variant and seed) is recorded under
+its point name without the seed, ``results/STUDY/EXPERIMENT/rpu-baseline__dw_min=0.003/seed-0/``,
+so the points of one sweep get one record each.
 
 ``record_runs`` copies finished runs (``summary.json`` present), or with ``allow_unfinished`` runs
 still training; an unfinished record gets a ``summary.json`` made from its metrics with
@@ -43,7 +47,7 @@ from .. import __version__
 from ..config import ConfigError
 from ..io import atomic_write_text
 from .config import META_KEYS, RunConfig
-from .identity import content_fingerprint, read_saved_config
+from .identity import content_fingerprint, point_name, read_saved_config
 
 #: The files of a record, and the only files a record folder may hold.
 RECORD_FILES = ("config.yaml", "metrics.csv", "summary.json")
@@ -52,6 +56,7 @@ MAX_FILE_BYTES = 1_000_000
 #: Where records live, relative to the repository root.
 RESULTS_DIR = "results"
 _NAME = re.compile(r"^[A-Za-z0-9+][A-Za-z0-9._+-]*$")  # variants such as +vr-k1k2 start with +
+_POINT = re.compile(r"^[A-Za-z0-9+][A-Za-z0-9._=+-]*$")  # a sweep point's name: variant__key=value...
 
 
 def check_name(value: str, what: str) -> str:
@@ -106,6 +111,30 @@ class PlannedRecord:
     unfinished: bool
 
 
+def record_name(run_dir: Path, config: dict) -> str:
+    """The record's folder under the experiment: the variant, or for a point of a sweep over keys
+    other than the seed (named in the ``sweep.json`` beside it) the point's name without the seed."""
+    variant = check_name(str(config.get("variant", "")), f"{run_dir}: variant")
+    sweep = run_dir.parent / "sweep.json"
+    if not sweep.is_file():
+        return variant
+    try:
+        entry = json.loads(sweep.read_text()).get("points", {}).get(run_dir.name)
+    except (OSError, ValueError, AttributeError) as err:
+        raise ConfigError(f"{sweep}: not a sweep's point list ({err})") from None
+    if not isinstance(entry, dict):
+        return variant
+    seed = config.get("seed", 0)
+    if entry.get("variant") != variant or entry.get("seed", seed) != seed:
+        raise ConfigError(f"{run_dir}: {sweep.name} names it variant {entry.get('variant')!r}, seed "
+                          f"{entry.get('seed')!r}, but its config.yaml holds variant {variant!r}, seed {seed!r}")
+    values = {k: v for k, v in entry.items() if k not in ("variant", "seed")}
+    name = point_name(variant, values) if values else variant
+    if not _POINT.match(name):
+        raise ConfigError(f"{run_dir}: point name {name!r} is not a valid record name")
+    return name
+
+
 def plan_record(run_dir: Path, study: str, root: Path, allow_unfinished: bool) -> PlannedRecord:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -129,7 +158,7 @@ def plan_record(run_dir: Path, study: str, root: Path, allow_unfinished: bool) -
             raise ConfigError(f"{run_dir / name}: {len(text.encode())} bytes, more than a record takes "
                               f"({MAX_FILE_BYTES}); records are committed and must stay small")
     dest = (root / RESULTS_DIR / study / check_name(str(config.get("experiment", "")), f"{run_dir}: experiment")
-            / check_name(str(config.get("variant", "")), f"{run_dir}: variant") / f"seed-{int(config.get('seed', 0))}")
+            / record_name(run_dir, config) / f"seed-{int(config.get('seed', 0))}")
     return PlannedRecord(run_dir, dest, files, unfinished=not summary.is_file())
 
 

@@ -214,24 +214,28 @@ def spec_points(exp: Experiment, variant: str, reference: str, preset: str, over
 
 # ---------------------------------------------------------------- the sheet
 
-def collect(points: list[SweepPoint], sweep_dir: Path, reference: str
+def collect(points: list[SweepPoint], folder_of: Callable[[SweepPoint], Path], reference: str, where: str
             ) -> tuple[list[float], dict[tuple, list[float]], str]:
     """The finished runs' final metrics: the reference's, and the variant's by label (the sorted
-    (parameter, value) items off the baseline; () is the baseline itself); and the metric's name."""
+    (parameter, value) items off the baseline; () is the baseline itself); and the metric's name.
+    ``folder_of(point)``: the run's folder (a sweep's point folder, or its record); ``where``: the
+    place named when the reference is missing."""
     ref: list[float] = []
     samples: dict[tuple, list[float]] = {}
     metric = ""
     for pt in points:
-        if not (sweep_dir / pt.name / "summary.json").exists():
+        if not (folder_of(pt) / "summary.json").exists():
             continue
-        summary = read_summary(sweep_dir / pt.name)
+        summary = read_summary(folder_of(pt))
+        if summary.get("status") == "unfinished":
+            continue
         final, metric = summary["final"], metric or summary["metric"]
         if pt.variant == reference:
             ref.append(final)
         else:
             samples.setdefault(tuple(sorted((k, v) for k, v in pt.values.items() if k != "seed")), []).append(final)
     if not ref:
-        raise SpecIncomplete(f"no finished reference run ({reference}) in {sweep_dir}: no sheet written; "
+        raise SpecIncomplete(f"no finished reference run ({reference}) in {where}: no sheet written; "
                              "run the same command again to retry the failed runs")
     return ref, samples, metric
 
@@ -248,35 +252,42 @@ def _stat_text(s: Stat | None) -> str:
     return f"{s.mean:.2f} ± {s.sd:.2f}" if s.n > 1 else f"{s.mean:.2f} (1 seed)"
 
 
-def _limit_text(p: SpecParam, lim: Limit) -> str:
-    if lim.status == "baseline_outside":
+def _limit_text(worse: str, status: str, limit: float | None) -> str:
+    if status == "baseline_outside":
         return "baseline already outside the band"
-    if lim.status == "not_reached":
-        return f"not reached within the grid (≥ {fmt_value(lim.limit)})" if p.worse == "larger" else \
-            f"not reached within the grid (≤ {fmt_value(lim.limit)})"
-    return fmt_value(lim.limit)
+    if status == "not_reached":
+        return f"not reached within the grid ({'≥' if worse == 'larger' else '≤'} {fmt_value(limit)})"
+    return fmt_value(limit)
 
 
-def tolerance_curve(p: SpecParam, stats: list[Stat], ref: Stat, tolerance: float, lim: Limit, metric: str,
-                    path: Path, title: str) -> Path:
-    """The metric (seed mean ± sd) against the parameter, with the floating-point level and the band."""
-    fig, ax = pyplot().subplots(figsize=(6, 4))
+def draw_curve(ax, name: str, what: str, grid: str, worse: str, stats: list[Stat], ref: Stat, tolerance: float,
+               lim: Limit, legend: bool = True) -> None:
+    """One parameter's metric (seed mean ± sd) against its value, the floating-point level, the band's
+    edge and the tolerated limit, on ``ax``."""
     xs = [s.value for s in stats]
     ax.errorbar(xs, [s.mean for s in stats], yerr=[0 if s.n < 2 else s.sd for s in stats], marker="o",
-                capsize=3, label=f"{p.name} (mean ± sd over seeds)")
+                capsize=3, label=f"{name} (mean ± sd over seeds)")
     ax.axhline(ref.mean, color="gray", lw=1, label=f"floating point {ref.mean:.2f}")
     ax.axhline(ref.mean + tolerance, color="tab:red", ls="--", lw=1, label=f"fp + tolerance {tolerance:g}")
     if ref.n > 1:
         ax.axhspan(ref.mean - ref.sd, ref.mean + ref.sd, color="gray", alpha=0.15)
     if lim.status == "crossed":
         ax.axvline(lim.limit, color="tab:green", ls=":", label=f"tolerated limit {fmt_value(lim.limit)}")
-    if p.grid == "log" and all(x > 0 for x in xs):
+    if grid == "log" and all(x > 0 for x in xs):
         ax.set_xscale("log")
-    ax.set_xlabel(f"{p.name}: {p.what}" + (" (worse →)" if p.worse == "larger" else " (← worse)"), fontsize=8)
+    ax.set_xlabel(f"{name}: {what}" + (" (worse →)" if worse == "larger" else " (← worse)"), fontsize=8)
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(fontsize=7)
+
+
+def tolerance_curve(p: SpecParam, stats: list[Stat], ref: Stat, tolerance: float, lim: Limit, metric: str,
+                    path: Path, title: str) -> Path:
+    """The metric (seed mean ± sd) against the parameter, with the floating-point level and the band."""
+    fig, ax = pyplot().subplots(figsize=(6, 4))
+    draw_curve(ax, p.name, p.what, p.grid, p.worse, stats, ref, tolerance, lim)
     ax.set_ylabel(metric_label(metric))
     ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
     return save_figure(fig, path)
 
 
@@ -291,49 +302,94 @@ def budget_text(preset: str, cfg: RunConfig) -> str:
             f"train_limit {limit(cfg.data.train_limit)}, test_limit {limit(cfg.data.test_limit)}")
 
 
-def write_sheet(exp_name: str, variant: str, reference: str, preset: str, base_cfg: RunConfig,
-                points: list[SweepPoint], sweep_dir: Path, params: list[SpecParam], tolerance: float,
-                seeds: list[int], pairs: list[tuple[SpecParam, SpecParam]] = ()) -> tuple[Path, dict[str, Limit]]:
-    """spec.md, one spec_<parameter>.png per parameter and one spec_map_<a>__<b>.png per pair in
-    ``sweep_dir``; returns the path and the limits."""
-    ref_samples, samples, metric = collect(points, sweep_dir, reference)
+def sheet_numbers(params: list[SpecParam], pairs: list[tuple[SpecParam, SpecParam]], ref_samples: list[float],
+                  samples: dict[tuple, list[float]], tolerance: float) -> tuple[Stat, dict, dict, dict]:
+    """The reference's Stat, each parameter's curve (Stats in grid order) and Limit, and each pair's map."""
     ref = Stat.of(math.nan, ref_samples)
     curves = {p.name: curve(p, samples) for p in params}
+    limits = {p.name: find_limit(curves[p.name], ref, tolerance, p.grid) if curves[p.name]
+              else Limit("no_runs", None, None, None) for p in params}
     maps = {(p.name, q.name): map_stats(p, q, samples) for p, q in pairs}
-    limits = {}
-    rows = ["| parameter | config keys | baseline | grid (baseline → worse) | tolerated limit | "
-            f"{metric} at the last value inside (mean ± sd) | seeds |", "|---|---|---|---|---|---|---|"]
-    for p in params:
-        stats = curves[p.name]
-        lim = find_limit(stats, ref, tolerance, p.grid) if stats else Limit("no_runs", None, None, None)
-        limits[p.name] = lim
-        missing = len(p.values) - len(stats)
-        grid = ", ".join(fmt_value(v) for v in p.values) + (f" ({missing} value(s) not finished)" if missing else "")
-        limit = "no finished run" if not stats else _limit_text(p, lim)
-        n = sorted({s.n for s in stats})
-        rows.append(f"| {p.name} | {', '.join('`' + k + '`' for k in p.keys)} | {fmt_value(p.baseline)} | {grid} | "
-                    f"{limit} | {_stat_text(lim.last_inside)} | {'/'.join(map(str, n)) or 0} |")
-        if stats:
-            tolerance_curve(p, stats, ref, tolerance, lim, metric, sweep_dir / f"spec_{p.name}.png",
-                            f"{exp_name} {variant}: {p.name} (budget {preset})")
-    device = base_cfg.rpu.device.type
-    text = "\n".join([
-        f"# Device specification sheet: {exp_name}, variant `{variant}` (device `{device}`)",
-        "",
-        f"**Training budget**: {budget_text(preset, base_cfg)}; seeds {', '.join(map(str, seeds))}.",
+    return ref, curves, limits, maps
+
+
+def sheet_data(exp_name: str, variant: str, reference: str, preset: str, budget: str, tolerance: float,
+               seeds: list[int], metric: str, params: list[SpecParam], pairs: list[tuple[SpecParam, SpecParam]],
+               ref: Stat, curves: dict, limits: dict, maps: dict) -> dict:
+    """Everything the sheet shows, JSON-able (``spec.json``; a document's block from records)."""
+    return {"experiment": exp_name, "variant": variant, "reference": reference, "budget": preset,
+            "budget_text": budget, "tolerance": tolerance, "band_se": BAND_SE, "seeds": seeds, "metric": metric,
+            "reference_stat": _plain(ref),
+            "params": {p.name: {"what": p.what, "keys": p.keys, "baseline": p.baseline, "grid": p.grid,
+                                "worse": p.worse, "values": p.values, "status": limits[p.name].status,
+                                "limit": limits[p.name].limit,
+                                "last_inside": limits[p.name].last_inside and _plain(limits[p.name].last_inside),
+                                "stats": [_plain(s) for s in curves[p.name]]} for p in params},
+            "maps": [{"rows": p.name, "columns": q.name, "row_values": p.values, "column_values": q.values,
+                      "stats": [[s and _plain(s) for s in line] for line in maps[(p.name, q.name)]]} for p, q in pairs]}
+
+
+def stat_of(d: dict | None) -> Stat | None:
+    """A Stat from its JSON form in :func:`sheet_data` (None stays None)."""
+    return None if d is None else Stat(d["value"], d["mean"], math.nan if d["sd"] is None else d["sd"], d["n"])
+
+
+def sheet_table(data: dict, extra: tuple[str, dict[str, str]] | None = None) -> str:
+    """The sheet's table from :func:`sheet_data`; ``extra``: (heading, {parameter: text}) adds a column."""
+    head = ["parameter", "config keys", "baseline", "grid (baseline → worse)", "tolerated limit",
+            f"{data['metric']} at the last value inside (mean ± sd)", "seeds"] + ([extra[0]] if extra else [])
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, p in data["params"].items():
+        stats = p["stats"]
+        missing = len(p["values"]) - len(stats)
+        grid = ", ".join(fmt_value(v) for v in p["values"]) + (f" ({missing} value(s) not finished)" if missing else "")
+        limit = "no finished run" if not stats else _limit_text(p["worse"], p["status"], p["limit"])
+        if stats and missing and p["status"] == "not_reached":
+            limit = limit.replace("within the grid", "within the finished values")
+        n = sorted({s["n"] for s in stats})
+        cells = [name, ", ".join(f"`{k}`" for k in p["keys"]), fmt_value(p["baseline"]), grid, limit,
+                 _stat_text(stat_of(p["last_inside"])), "/".join(map(str, n)) or "0"]
+        rows.append("| " + " | ".join(cells + ([extra[1].get(name, "–")] if extra else [])) + " |")
+    return "\n".join(rows)
+
+
+def band_text(data: dict) -> list[str]:
+    """The sheet's budget, warning, reference and band, as Markdown paragraphs."""
+    return [
+        f"**Training budget**: {data['budget_text']}; seeds {', '.join(map(str, data['seeds']))}.",
         "",
         "> **Warning**: these limits hold at this training budget. A short budget can give limits "
         "*looser* than at convergence (errors far above the converged level hide small penalties, and the "
         "seed spread widens the band) — or tighter, where a non-ideality only slows learning. "
         "Pay for a longer budget (`--budget`) before quoting a limit.",
         "",
-        f"**Reference**: `{reference}` at the same budget and seeds: {metric} {_stat_text(ref)}.",
-        f"**Band**: a value is tolerated while its seed mean m satisfies m − m_fp ≤ T + {BAND_SE:g}·SE with "
-        f"T = {tolerance:g} (percentage points) and SE = √(sd²/n + sd_fp²/n_fp) (a side with one seed adds 0). "
+        f"**Reference**: `{data['reference']}` at the same budget and seeds: {data['metric']} "
+        f"{_stat_text(stat_of(data['reference_stat']))}.",
+        f"**Band**: a value is tolerated while its seed mean m satisfies m − m_fp ≤ T + {data['band_se']:g}·SE with "
+        f"T = {data['tolerance']:g} (percentage points) and SE = √(sd²/n + sd_fp²/n_fp) (a side with one seed adds 0). "
         "The limit is interpolated between the last grid value inside and the first outside "
-        "(log grids in log value; integer grids: the last value inside).",
+        "(log grids in log value; integer grids: the last value inside)."]
+
+
+def write_sheet(exp_name: str, variant: str, reference: str, preset: str, base_cfg: RunConfig,
+                points: list[SweepPoint], sweep_dir: Path, params: list[SpecParam], tolerance: float,
+                seeds: list[int], pairs: list[tuple[SpecParam, SpecParam]] = ()) -> tuple[Path, dict[str, Limit]]:
+    """spec.md, one spec_<parameter>.png per parameter and one spec_map_<a>__<b>.png per pair in
+    ``sweep_dir``; returns the path and the limits."""
+    ref_samples, samples, metric = collect(points, lambda pt: sweep_dir / pt.name, reference, str(sweep_dir))
+    ref, curves, limits, maps = sheet_numbers(params, pairs, ref_samples, samples, tolerance)
+    for p in params:
+        if curves[p.name]:
+            tolerance_curve(p, curves[p.name], ref, tolerance, limits[p.name], metric,
+                            sweep_dir / f"spec_{p.name}.png", f"{exp_name} {variant}: {p.name} (budget {preset})")
+    data = sheet_data(exp_name, variant, reference, preset, budget_text(preset, base_cfg), tolerance, seeds, metric,
+                      params, pairs, ref, curves, limits, maps)
+    text = "\n".join([
+        f"# Device specification sheet: {exp_name}, variant `{variant}` (device `{base_cfg.rpu.device.type}`)",
         "",
-        *rows,
+        *band_text(data),
+        "",
+        sheet_table(data),
         "",
         "Curves: " + ", ".join(f"[{p.name}](spec_{p.name}.png)" for p in params if curves[p.name]),
         "",
@@ -341,16 +397,7 @@ def write_sheet(exp_name: str, variant: str, reference: str, preset: str, base_c
     ])
     path = sweep_dir / "spec.md"
     atomic_write_text(path, text)
-    atomic_write_text(sweep_dir / "spec.json", json.dumps(
-        {"experiment": exp_name, "variant": variant, "reference": reference, "budget": preset,
-         "tolerance": tolerance, "band_se": BAND_SE, "seeds": seeds, "metric": metric,
-         "reference_stat": _plain(ref),
-         "params": {p.name: {"keys": p.keys, "baseline": p.baseline, "grid": p.grid, "worse": p.worse,
-                             "values": p.values, "status": limits[p.name].status, "limit": limits[p.name].limit,
-                             "stats": [_plain(s) for s in curves[p.name]]} for p in params},
-         "maps": [{"rows": p.name, "columns": q.name, "row_values": p.values, "column_values": q.values,
-                   "stats": [[s and _plain(s) for s in line] for line in maps[(p.name, q.name)]]} for p, q in pairs]},
-        indent=2, default=str))
+    atomic_write_text(sweep_dir / "spec.json", json.dumps(data, indent=2, default=str))
     return path, limits
 
 

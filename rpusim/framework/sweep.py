@@ -41,7 +41,7 @@ from ..config import ConfigError, parse_yaml_value
 from ..io import atomic_write_text
 from .config import RunConfig, deep_merge
 from .experiment import Experiment
-from .identity import inspect_run_dir, read_summary
+from .identity import inspect_run_dir, point_name, read_summary
 from .runner import variant_configs, write_results
 
 
@@ -102,21 +102,11 @@ def parse_grid(items: list[str]) -> dict[str, list]:
     return grid
 
 
-def _format_value(v: Any) -> str:
-    return json.dumps(v, separators=(",", ":")) if isinstance(v, (list, dict)) else str(v)
-
-
 def nest_key(key: str, value: Any) -> dict:
     """``("a.b.c", 1)`` → ``{"a": {"b": {"c": 1}}}``."""
     for part in reversed(key.split(".")):
         value = {part: value}
     return value
-
-
-def point_name(variant: str, values: dict[str, Any]) -> str:
-    """Folder name of a grid point: variant and key=value pairs, safe on every file system."""
-    text = "__".join([variant] + [f"{k}={_format_value(v)}" for k, v in values.items()])
-    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", text)[:200]
 
 
 def sweep_points(exp: Experiment, grid: dict[str, list], variants: list[str] | None = None,
