@@ -12,7 +12,7 @@ from rpusim.framework.identity import config_record
 from rpusim.framework.records import record_runs
 from rpusim.framework.spec import plan_spec
 from rpusim.framework.spec_records import SpecRequest, record_folder, sheet_from_records
-from rpusim.papers import fc_spec
+from rpusim.papers import spec_sheets
 from rpusim.papers.catalog import get_experiment
 
 EXP = get_experiment("fc-mnist")
@@ -85,7 +85,7 @@ def test_missing_records_count_as_not_finished(tmp_path):
     data = sheet_from_records(tmp_path, "spec-test", EXP, REQ)
     assert (data["recorded"], data["planned"]) == (2, 3)
     assert len(data["params"]["dw_min"]["stats"]) == 1  # the baseline only
-    assert "1 value(s) not finished" in fc_spec.markdown({**data, "device": "constant_step"})
+    assert "1 value(s) not finished" in spec_sheets.markdown({**data, "device": "constant_step"})
 
 
 def test_a_record_of_another_run_is_refused_naming_the_key(tmp_path):
@@ -106,8 +106,9 @@ def test_the_sheet_without_a_reference_record_says_so(tmp_path):
 
 
 def test_the_document_block_before_any_record_names_the_command(tmp_path):
-    data = fc_spec.compute(tmp_path)
-    text = fc_spec.markdown(data)
-    assert "No record yet" in text and fc_spec.REQUEST.command() in text
-    fc_spec.draw(data, tmp_path / "sheet.png")
+    view = spec_sheets.VIEWS["spec-fc-mnist"]
+    data = view.numbers(tmp_path)
+    text = view.markdown(data)
+    assert "No record yet" in text and spec_sheets.FC.command() in text
+    view.draw(data, tmp_path / "sheet.png")
     assert (tmp_path / "sheet.png").stat().st_size > 1000

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..config import ConfigError
 from ..framework import Experiment
 from ..framework.computed import ComputedView
-from . import (cnn, ctf, ctf_device_figures, ctf_grid, ctf_update_noise, fc, fc_spec, lstm, transfer, transfer_claims,
+from . import (cnn, ctf, ctf_device_figures, ctf_grid, ctf_update_noise, fc, lstm, spec_sheets, transfer, transfer_claims,
                transfer_dynamics)
 
 CATALOG: tuple[Experiment, ...] = (
@@ -24,7 +24,7 @@ EXPERIMENTS: dict[str, Experiment] = {exp.name: exp for exp in CATALOG}
 
 #: The documents' blocks computed from the code rather than from runs (``<!-- rpusim:computed name=... -->``).
 COMPUTED: dict[str, ComputedView] = {**ctf_device_figures.VIEWS, **ctf_update_noise.VIEWS, **ctf_grid.VIEWS,
-                                     **transfer_dynamics.VIEWS, **transfer_claims.VIEWS, **fc_spec.VIEWS}
+                                     **transfer_dynamics.VIEWS, **transfer_claims.VIEWS, **spec_sheets.VIEWS}
 
 
 def get_experiment(name: str) -> Experiment:

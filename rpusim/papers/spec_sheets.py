@@ -1,22 +1,24 @@
-"""The FC network's device specification sheet, regenerated from its records, beside the
-specifications quoted for Gokmen & Vlasov 2016 (``papers.md`` §1; a secondary source, unverified).
+"""The documents' device specification sheets, regenerated from their records (docs/spec.md).
 
-View ``spec-fc-mnist`` (docs/spec.md): the sheet of :data:`REQUEST` (the ``rpusim spec`` command
-that made the runs), read from study :data:`STUDY`, with one column more: what the paper's
-specification says about the parameter, where it says anything.
+View ``spec-fc-mnist``: the FC network's sheet (the ``rpusim spec`` command :data:`FC`, recorded
+as study ``spec-fc-mnist``) with one column more, what the specifications quoted for Gokmen &
+Vlasov 2016 (``papers.md`` §1; a secondary source, unverified) say about each parameter.
+View ``spec-cnn-mnist``: the CNN's sheet (:data:`CNN`, study ``spec-cnn-mnist``) at a shorter
+budget, with every management technique on (``+um``).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..framework import Experiment
 from ..framework.computed import ComputedView
 from ..framework.records import RESULTS_DIR
 from ..framework.spec import SpecIncomplete, band_text, sheet_table
 from ..framework.spec_records import SpecRequest, curves_figure, sheet_from_records
-from .fc import MNIST
+from . import cnn, fc
 
-STUDY = "spec-fc-mnist"
-REQUEST = SpecRequest("fc-mnist", budget="spec", tolerance=0.3, seeds=2)
+FC = SpecRequest("fc-mnist", budget="spec", tolerance=0.3, seeds=2)
+CNN = SpecRequest("cnn-mnist", variant="+um", budget="spec", tolerance=0.3, seeds=2)
 
 #: The specifications quoted for Gokmen & Vlasov 2016 (papers.md §1: "~1000 states, up/down
 #: symmetric within 2%, 5-bit DAC and 9-bit ADC enough, 6% analog noise tolerated"), by parameter;
@@ -34,14 +36,15 @@ GOKMEN_VLASOV = {
 }
 
 
-def compute(root: Path) -> dict:
+def compute(root: Path, exp: Experiment, req: SpecRequest) -> dict:
+    study = f"spec-{exp.name}"
     try:
-        return sheet_from_records(root, STUDY, MNIST, REQUEST)
+        return sheet_from_records(root, study, exp, req)
     except SpecIncomplete:  # not even the reference is recorded yet
-        return {"recorded": 0, "command": REQUEST.command(), "records": f"{RESULTS_DIR}/{STUDY}/{MNIST.name}/"}
+        return {"recorded": 0, "command": req.command(), "records": f"{RESULTS_DIR}/{study}/{exp.name}/"}
 
 
-def markdown(data: dict) -> str:
+def markdown(data: dict, extra: tuple[str, dict[str, str]] | None = None) -> str:
     if not data["recorded"]:
         return f"No record yet in `{data['records']}`: `{data['command']} --out runs`, then record its runs."
     done = data["recorded"] == data["planned"]
@@ -55,15 +58,17 @@ def markdown(data: dict) -> str:
         "",
         *band_text(data),
         "",
-        sheet_table(data, ("Gokmen & Vlasov 2016 (papers.md §1, unverified)", GOKMEN_VLASOV)),
+        sheet_table(data, extra),
         "",
         f"Records: `{data['records']}`.",
     ])
 
 
-def draw(data: dict, path: Path) -> None:
-    curves_figure(data, path)
+def _view(exp: Experiment, req: SpecRequest, extra=None) -> ComputedView:
+    return ComputedView(compute=lambda root: compute(root, exp, req), markdown=lambda data: markdown(data, extra),
+                        draw=curves_figure, title=f"{exp.name} spec sheet from its records",
+                        records=f"{RESULTS_DIR}/spec-{exp.name}")
 
 
-VIEWS = {"spec-fc-mnist": ComputedView(compute=compute, markdown=markdown, draw=draw,
-                                       title="FC spec sheet from its records", records=f"{RESULTS_DIR}/{STUDY}")}
+VIEWS = {"spec-fc-mnist": _view(fc.MNIST, FC, ("Gokmen & Vlasov 2016 (papers.md §1, unverified)", GOKMEN_VLASOV)),
+         "spec-cnn-mnist": _view(cnn.MNIST, CNN)}
