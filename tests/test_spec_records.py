@@ -112,3 +112,17 @@ def test_the_document_block_before_any_record_names_the_command(tmp_path):
     assert "No record yet" in text and spec_sheets.FC.command() in text
     view.draw(data, tmp_path / "sheet.png")
     assert (tmp_path / "sheet.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("worse, status, limit, paper, verdict", [
+    ("larger", "crossed", 0.4, 0.06, "ours looser"),           # tolerates more noise than the paper
+    ("larger", "crossed", 0.01, 0.02, "ours tighter"),
+    ("smaller", "crossed", 6, 9, "ours looser"),                # fewer ADC bits still inside
+    ("smaller", "crossed", 9, 5, "ours tighter"),
+    ("smaller", "crossed", 5, 5, "the same"),
+    ("larger", "not_reached", 0.03, 0.0012, "ours looser (its limit lies beyond the grid)"),
+    ("larger", "not_reached", 0.001, 0.0012, ""),              # the grid ends before the paper's value
+    ("larger", "baseline_outside", None, 0.02, ""),
+])
+def test_the_limit_is_compared_with_the_papers_value(worse, status, limit, paper, verdict):
+    assert spec_sheets.against({"worse": worse, "status": status, "limit": limit}, paper) == verdict
