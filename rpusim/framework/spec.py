@@ -275,6 +275,7 @@ def draw_curve(ax, name: str, what: str, grid: str, worse: str, stats: list[Stat
         ax.axvline(lim.limit, color="tab:green", ls=":", label=f"tolerated limit {fmt_value(lim.limit)}")
     if grid == "log" and all(x > 0 for x in xs):
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter("")  # labels at every minor tick overlap on a short decade
     ax.set_xlabel(f"{name}: {what}" + (" (worse →)" if worse == "larger" else " (← worse)"), fontsize=8)
     ax.grid(alpha=0.3)
     if legend:
