@@ -3,7 +3,7 @@
 Each claim of an algorithm's paper (Gokmen & Haensch 2020; Gokmen 2021; Rasch et al. 2023;
 Nandakumar et al. 2020) is tested wherever the algorithm ran on an asymmetric device:
 
-* the FC network on MNIST with asymmetric soft bounds (study ``transfer-fc-mnist-study``),
+* the FC network on MNIST with asymmetric soft bounds (study ``transfer-fc-mnist-algorithms``: every algorithm, 3 seeds),
 * the FC network on the charge-trap-flash cell (study ``transfer-fc-mnist-ctf``),
 * the LSTM with 5 % global asymmetry (study ``transfer-lstm-study``), with aihwkit's transfer
   schedule and with Tiki-Taka transferring every 16 rows (``tiki-taka-rows``),
@@ -58,7 +58,7 @@ class Setting:
 
 
 SETTINGS = (
-    Setting("fc", "FC, soft bounds with 10 % asymmetry", "transfer-fc-mnist-study", "transfer-fc-mnist",
+    Setting("fc", "FC, soft bounds with 10 % asymmetry", "transfer-fc-mnist-algorithms", "transfer-fc-mnist",
             "{alg}+soft-asym", "sgd+soft-sym", "SGD on the symmetric device", "%", 1, 0.5),
     Setting("ctf", "FC, charge-trap-flash cell (N = 100)", "transfer-fc-mnist-ctf", "transfer-fc-mnist",
             "{alg}+ctf-N100", "fp", "floating point", "%", 1, 0.5),
