@@ -39,7 +39,8 @@ def test_claims_table_is_built_from_the_records(tmp_path, monkeypatch):
               "ttv2+soft-asym": 50.2}
     runs = [fake_run(tmp_path / "runs" / f"{v}-{s}", v, s, (60.0, e + (0.5 if s else -0.5)), experiment="transfer-fc-mnist")
             for v, e in finals.items() for s in (0, 1)]
-    record_runs(runs, "transfer-fc-mnist-study", tmp_path / "repo")
+    fc_study = next(s.study for s in transfer_claims.SETTINGS if s.key == "fc")
+    record_runs(runs, fc_study, tmp_path / "repo")
     monkeypatch.setattr(transfer_claims.transfer_dynamics, "compute",
                         lambda: {"runs": {"sgd": [{"rms": [0.2]}] * 2, "ttv2": [{"rms": [0.1]}, {"rms": [0.11]}]}})
     data = transfer_claims.claims_numbers(tmp_path / "repo")
@@ -50,4 +51,4 @@ def test_claims_table_is_built_from_the_records(tmp_path, monkeypatch):
     assert ttv2 == {"fc": "not shown (within SGD's seed spread)", "array": "beats SGD (no reference)"}
     assert any("LSTM" in s for s in by_alg["ttv2"]["not_run"])
     text = transfer_claims.claims_markdown(data)
-    assert "**not shown (within SGD's seed spread)**" in text and "results/transfer-fc-mnist-study/" in text
+    assert "**not shown (within SGD's seed spread)**" in text and f"results/{fc_study}/" in text
