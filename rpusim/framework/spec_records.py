@@ -21,8 +21,8 @@ from ..config import ConfigError
 from .config import META_KEYS
 from .experiment import Experiment
 from .identity import config_diff, fingerprint, point_name, read_saved_config, read_summary
-from .records import RESULTS_DIR
 from .plots import metric_label, pyplot, save_figure
+from .records import RESULTS_DIR
 from .spec import budget_text, collect, draw_curve, plan_spec, sheet_data, sheet_numbers, stat_of
 from .spec_search import Limit
 from .sweep import SweepPoint
