@@ -126,3 +126,21 @@ def test_the_document_block_before_any_record_names_the_command(tmp_path):
 ])
 def test_the_limit_is_compared_with_the_papers_value(worse, status, limit, paper, verdict):
     assert spec_sheets.against({"worse": worse, "status": status, "limit": limit}, paper) == verdict
+
+
+def test_a_sheet_whose_baseline_is_outside_the_band_says_so(tmp_path):
+    from rpusim.framework.spec import band_text
+    outside = {"fp__seed=0": 10.0, "rpu-baseline__seed=0": 11.0, "rpu-baseline__dw_min=0.01__seed=0": 12.0}
+    sweep, _ = _sweep(tmp_path, outside)
+    record_runs(sorted(p for p in sweep.iterdir() if p.is_dir()), "spec-test", tmp_path)
+    data = sheet_from_records(tmp_path, "spec-test", EXP, REQ)
+    assert data["params"]["dw_min"]["status"] == "baseline_outside"
+    assert any("The baseline is outside the band at this budget" in line for line in band_text(data))
+    inside = sheet_from_records(_recorded(tmp_path / "inside", FINALS), "spec-test", EXP, REQ)
+    assert not any("outside the band at this budget" in line for line in band_text(inside))
+
+
+def _recorded(root, finals):
+    sweep, _ = _sweep(root, finals)
+    record_runs(sorted(p for p in sweep.iterdir() if p.is_dir()), "spec-test", root)
+    return root

@@ -369,7 +369,17 @@ def band_text(data: dict) -> list[str]:
         f"**Band**: a value is tolerated while its seed mean m satisfies m − m_fp ≤ T + {data['band_se']:g}·SE with "
         f"T = {data['tolerance']:g} (percentage points) and SE = √(sd²/n + sd_fp²/n_fp) (a side with one seed adds 0). "
         "The limit is interpolated between the last grid value inside and the first outside "
-        "(log grids in log value; integer grids: the last value inside)."]
+        "(log grids in log value; integer grids: the last value inside).",
+        *([""] + [f"> **The baseline is outside the band at this budget**: `{data['variant']}` itself is more than "
+                  f"T + {data['band_se']:g}·SE above `{data['reference']}`, so no limit can be found. Choose a longer "
+                  f"budget (`--budget`: the presets of `rpusim list {data['experiment']}`)."]
+          if baseline_outside(data) else [])]
+
+
+def baseline_outside(data: dict) -> bool:
+    """Whether the sheet's baseline itself is outside the band (every parameter with runs says so)."""
+    statuses = [p["status"] for p in data["params"].values() if p["stats"]]
+    return bool(statuses) and all(s == "baseline_outside" for s in statuses)
 
 
 def write_sheet(exp_name: str, variant: str, reference: str, preset: str, base_cfg: RunConfig,
