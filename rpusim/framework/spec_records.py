@@ -20,7 +20,7 @@ from pathlib import Path
 from ..config import ConfigError
 from .config import META_KEYS
 from .experiment import Experiment
-from .identity import config_diff, fingerprint, point_name, read_saved_config, read_summary
+from .identity import config_diff, fingerprint, point_name, read_saved_config
 from .plots import metric_label, pyplot, save_figure
 from .records import RESULTS_DIR
 from .spec import budget_text, collect, draw_curve, plan_spec, sheet_data, sheet_numbers, stat_of
@@ -89,8 +89,7 @@ def sheet_from_records(root: Path, study: str, exp: Experiment, req: SpecRequest
     seeds = [base.seed + i for i in range(req.seeds)]
     data = sheet_data(exp.name, req.variant, req.reference, req.budget, budget_text(req.budget, base), req.tolerance,
                       seeds, metric, params, pairs, ref, curves, limits, maps)
-    recorded = sum((folders[pt.name] / "summary.json").is_file()
-                   and read_summary(folders[pt.name]).get("status") != "unfinished" for pt in points)
+    recorded = len(ref_samples) + sum(len(v) for v in samples.values())  # the finished records collect read
     return {**data, "study": study, "records": where, "command": req.command(), "device": base.rpu.device.type,
             "recorded": recorded, "planned": len(points)}
 
