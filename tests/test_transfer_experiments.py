@@ -58,7 +58,7 @@ def test_ctf_variants_are_the_ctf_studys_n100_point_under_each_algorithm():
     """ALGORITHM+ctf-N100: the device, BL = N and update management of ctf-mnist's N100-gap5 (so SGD's is that
     run at the study preset), the reference for Tiki-Taka and TTv2 (w* mid-window, spread over the cells),
     one train of N pulses per read for the TTv2 family and the CTF transfer settings (8 reads per update, on
-    soft-asym 1)."""
+    soft-asym 1 for Tiki-Taka and TTv2, 8 for chopped TTv2 and AGAD)."""
     configs = variant_configs(get_experiment("transfer-fc-mnist"), ["all"], "study")
     ctf_run = variant_configs(get_experiment("ctf-mnist"), ["N100-gap5"], "study")["N100-gap5"]
     sgd = configs["sgd+ctf-N100"]
@@ -74,6 +74,9 @@ def test_ctf_variants_are_the_ctf_studys_n100_point_under_each_algorithm():
         soft_asym = configs[f"{algorithm}+soft-asym"].rpu.algorithm
         assert alg.model_dump(exclude=ctf_only) == soft_asym.model_dump(exclude=ctf_only)
     assert configs["tiki-taka+soft-asym"].rpu.algorithm.n_reads_per_transfer == 1
+    assert configs["ttv2+soft-asym"].rpu.algorithm.n_reads_per_transfer == 1
+    assert configs["chopped-ttv2+soft-asym"].rpu.algorithm.n_reads_per_transfer == 8
+    assert configs["agad+soft-asym"].rpu.algorithm.n_reads_per_transfer == 8
 
 
 def test_lstm_variants_carry_the_asymmetry():

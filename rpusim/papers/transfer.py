@@ -56,12 +56,19 @@ NEEDS_REFERENCE = {"tiki-taka", "ttv2"}  # chopped TTv2 and AGAD correct A's off
 # ±12 output range, 9 bits); C then takes λ = η per read.
 TIKI_TAKA = {"fast_lr": 10.0, "transfer_lr": 1.0}
 TTV2 = {"fast_lr": 20.0, "transfer_lr": 1.0, "max_pulses": 10}
+# Chopped TTv2 and AGAD read 8 of A's columns per update (as on the CTF cell, CTF_READS below): at one read per
+# update each column of the first layer is read about 10 times in the study's 8,000 updates, fewer than AGAD's
+# n + 1 = 11 passes spent forming its reference before it fires C, and chopped TTv2's input chopper (flipped with
+# probability 0.1 per read of a column) flips about once per column in the whole pass, too rarely to average A's
+# offset away. At one read both ended at or above plain SGD's error (docs/transfer.md "Tuning").
+CHOPPED_READS = 8
+CHOPPED_TTV2 = {**TTV2, "n_reads_per_transfer": CHOPPED_READS}
 FC_ALGORITHMS: dict[str, dict] = {
     "sgd": {"type": "sgd"},
     "tiki-taka": {"type": "tiki-taka", **TIKI_TAKA},
     "ttv2": {"type": "ttv2", **TTV2},
-    "chopped-ttv2": {"type": "chopped-ttv2", **TTV2},
-    "agad": {"type": "agad", **TTV2},
+    "chopped-ttv2": {"type": "chopped-ttv2", **CHOPPED_TTV2},
+    "agad": {"type": "agad", **CHOPPED_TTV2},
     "mixed-precision": {"type": "mixed-precision"},
 }
 
