@@ -266,7 +266,7 @@ def _verdict_compensation(data: dict) -> str:
     best = min(rows, key=lambda r: r["d"])
     word = "**reproduced**" if lower and not higher else "**partly**" if lower else "**not reproduced**"
     text = (f"{word}: lower error at {len(lower)}, higher at {len(higher)}, within the spread at "
-            f"{len(rows) - len(lower) - len(higher)} of {len(rows)} (N, t_gap) pairs; largest change "
+            f"{len(rows) - len(lower) - len(higher)} of {len(rows)} (N, t_gap) pairs; most favourable change "
             f"{_fmt(best)} at N = {best['n']}, t_gap = {best['t_gap']:g} µs")
     if higher:
         text += "; higher at " + ", ".join(f"N = {r['n']}/{r['t_gap']:g} µs ({_fmt(r)})" for r in higher)
