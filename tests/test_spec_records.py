@@ -46,6 +46,13 @@ def _sweep(tmp_path, finals: dict[str, float], points=None):
     return sweep, points
 
 
+def _recorded(root, finals: dict[str, float], points=None):
+    """``root`` holding the records (study spec-test) of a finished spec sweep made by :func:`_sweep`."""
+    sweep, _ = _sweep(root, finals, points)
+    record_runs(sorted(p for p in sweep.iterdir() if p.is_dir()), "spec-test", root)
+    return root
+
+
 FINALS = {"fp__seed=0": 10.0, "rpu-baseline__seed=0": 10.0, "rpu-baseline__dw_min=0.01__seed=0": 11.0}
 
 
@@ -70,9 +77,7 @@ def test_a_point_whose_sweep_entry_disagrees_with_its_config_is_refused(tmp_path
 def test_the_sheet_from_records_finds_the_known_threshold(tmp_path):
     """m = 10 at the baseline Δw_min 0.001, 11 at 0.01, fp 10, T 0.3, one seed (no spread): the
     excess goes −0.3 → +0.7 over one decade, so the limit is 0.001·10^0.3 (log interpolation)."""
-    sweep, _ = _sweep(tmp_path, FINALS)
-    record_runs(sorted(p for p in sweep.iterdir() if p.is_dir()), "spec-test", tmp_path)
-    data = sheet_from_records(tmp_path, "spec-test", EXP, REQ)
+    data = sheet_from_records(_recorded(tmp_path, FINALS), "spec-test", EXP, REQ)
     p = data["params"]["dw_min"]
     assert p["status"] == "crossed" and p["limit"] == pytest.approx(0.001 * 10 ** 0.3, rel=1e-9)
     assert (data["recorded"], data["planned"]) == (3, 3)
@@ -93,8 +98,7 @@ def test_a_record_of_another_run_is_refused_naming_the_key(tmp_path):
              else type(pt)(pt.name, pt.variant, pt.values, pt.cfg.model_copy(
                  update={"train": pt.cfg.train.model_copy(update={"lr": 0.5})}))
              for pt in _points()]
-    sweep, _ = _sweep(tmp_path, FINALS, other)
-    record_runs(sorted(p for p in sweep.iterdir() if p.is_dir()), "spec-test", tmp_path)
+    _recorded(tmp_path, FINALS, other)
     with pytest.raises(ConfigError, match=r"not the run the spec sheet plans.*train\.lr: 0\.5 → 0\.1"):
         sheet_from_records(tmp_path, "spec-test", EXP, REQ)
 
@@ -131,16 +135,9 @@ def test_the_limit_is_compared_with_the_papers_value(worse, status, limit, paper
 def test_a_sheet_whose_baseline_is_outside_the_band_says_so(tmp_path):
     from rpusim.framework.spec import band_text
     outside = {"fp__seed=0": 10.0, "rpu-baseline__seed=0": 11.0, "rpu-baseline__dw_min=0.01__seed=0": 12.0}
-    sweep, _ = _sweep(tmp_path, outside)
-    record_runs(sorted(p for p in sweep.iterdir() if p.is_dir()), "spec-test", tmp_path)
-    data = sheet_from_records(tmp_path, "spec-test", EXP, REQ)
+    data = sheet_from_records(_recorded(tmp_path, outside), "spec-test", EXP, REQ)
     assert data["params"]["dw_min"]["status"] == "baseline_outside"
     assert any("The baseline is outside the band at this budget" in line for line in band_text(data))
     inside = sheet_from_records(_recorded(tmp_path / "inside", FINALS), "spec-test", EXP, REQ)
     assert not any("outside the band at this budget" in line for line in band_text(inside))
 
-
-def _recorded(root, finals):
-    sweep, _ = _sweep(root, finals)
-    record_runs(sorted(p for p in sweep.iterdir() if p.is_dir()), "spec-test", root)
-    return root

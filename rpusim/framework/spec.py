@@ -356,7 +356,7 @@ def sheet_table(data: dict, extra: tuple[str, dict[str, str]] | None = None) -> 
 
 def band_text(data: dict) -> list[str]:
     """The sheet's budget, warning, reference and band, as Markdown paragraphs."""
-    return [
+    lines = [
         f"**Training budget**: {data['budget_text']}; seeds {', '.join(map(str, data['seeds']))}.",
         "",
         "> **Warning**: these limits hold at this training budget. A short budget can give limits "
@@ -369,11 +369,12 @@ def band_text(data: dict) -> list[str]:
         f"**Band**: a value is tolerated while its seed mean m satisfies m − m_fp ≤ T + {data['band_se']:g}·SE with "
         f"T = {data['tolerance']:g} (percentage points) and SE = √(sd²/n + sd_fp²/n_fp) (a side with one seed adds 0). "
         "The limit is interpolated between the last grid value inside and the first outside "
-        "(log grids in log value; integer grids: the last value inside).",
-        *([""] + [f"> **The baseline is outside the band at this budget**: `{data['variant']}` itself is more than "
-                  f"T + {data['band_se']:g}·SE above `{data['reference']}`, so no limit can be found. Choose a longer "
-                  f"budget (`--budget`: the presets of `rpusim list {data['experiment']}`)."]
-          if baseline_outside(data) else [])]
+        "(log grids in log value; integer grids: the last value inside)."]
+    if baseline_outside(data):
+        lines += ["", f"> **The baseline is outside the band at this budget**: `{data['variant']}` itself is more "
+                      f"than T + {data['band_se']:g}·SE above `{data['reference']}`, so no limit can be found. Choose a "
+                      f"longer budget (`--budget`: the presets of `rpusim list {data['experiment']}`)."]
+    return lines
 
 
 def baseline_outside(data: dict) -> bool:

@@ -56,13 +56,14 @@ NEEDS_REFERENCE = {"tiki-taka", "ttv2"}  # chopped TTv2 and AGAD correct A's off
 # ±12 output range, 9 bits); C then takes λ = η per read.
 TIKI_TAKA = {"fast_lr": 10.0, "transfer_lr": 1.0}
 TTV2 = {"fast_lr": 20.0, "transfer_lr": 1.0, "max_pulses": 10}
-# Chopped TTv2 and AGAD read 8 of A's columns per update (as on the CTF cell, CTF_READS below): at one read per
+# Chopped TTv2 and AGAD read READS_PER_UPDATE = 8 of A's columns per update (the CTF cell's setting, tuned there:
+# see CTF_TIKI_TAKA below): at one read per
 # update each column of the first layer is read about 10 times in the study's 8,000 updates, fewer than AGAD's
 # n + 1 = 11 passes spent forming its reference before it fires C, and chopped TTv2's input chopper (flipped with
 # probability 0.1 per read of a column) flips about once per column in the whole pass, too rarely to average A's
 # offset away. At one read both ended at or above plain SGD's error (docs/transfer.md "Tuning").
-CHOPPED_READS = 8
-CHOPPED_TTV2 = {**TTV2, "n_reads_per_transfer": CHOPPED_READS}
+READS_PER_UPDATE = 8
+CHOPPED_TTV2 = {**TTV2, "n_reads_per_transfer": READS_PER_UPDATE}
 FC_ALGORITHMS: dict[str, dict] = {
     "sgd": {"type": "sgd"},
     "tiki-taka": {"type": "tiki-taka", **TIKI_TAKA},
@@ -102,9 +103,8 @@ CTF_DEVICE_NAME = f"ctf-N{CTF_N}"
 # Chopped TTv2 and AGAD take it too (at k = 1 AGAD's first n + 1 = 11 passes without pulses, spent forming its
 # reference, outlast the study's 8,000 updates in the first layer). The TTv2 family may also fire up to N pulses per
 # read (max_pulses 10 would cap C's transfer at 0.001 per read).
-CTF_READS = 8
-CTF_TIKI_TAKA = {**TIKI_TAKA, "n_reads_per_transfer": CTF_READS}
-CTF_TTV2 = {**TTV2, "max_pulses": CTF_N, "n_reads_per_transfer": CTF_READS}
+CTF_TIKI_TAKA = {**TIKI_TAKA, "n_reads_per_transfer": READS_PER_UPDATE}
+CTF_TTV2 = {**CHOPPED_TTV2, "max_pulses": CTF_N}
 CTF_ALGORITHMS: dict[str, dict] = {
     **FC_ALGORITHMS,
     "tiki-taka": {"type": "tiki-taka", **CTF_TIKI_TAKA},
